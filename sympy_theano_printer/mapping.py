@@ -1,0 +1,212 @@
+"""The mapping table: which PyTensor callable computes which SymPy class.
+
+This module is data. :data:`MAPPING` maps a SymPy class to a callable that
+takes the already printed arguments of an instance (PyTensor variables, in the
+order of ``expr.args``) and returns one PyTensor variable.  The printer looks
+an expression's class up here first (exact class, then its MRO), so a
+contributor adds a function by adding one line::
+
+    MAPPING[sympy.Function("myfunc")] = my_pytensor_callable   # or a real class
+
+Classes whose translation cannot be written as "apply a callable to the
+printed arguments" (numbers, symbols, Pow, Piecewise, Derivative, matrices,
+...) are handled by ``_print_<Class>`` methods of
+:class:`~sympy_theano_printer.printer.TheanoPrinter` instead.
+
+:data:`EXACT_ON_INTEGERS` lists the classes whose result stays an integer
+when every argument is an integer (sums, products, rounding, comparisons,
+logic).  Every other mapped class is a real function: the printer casts integer
+and boolean arguments to the graph's float dtype before applying it, so that
+``sin(2)`` is never computed in float32 (PyTensor would otherwise pick float32
+for the narrow integer types, see ``pytensor.scalar.upgrade_to_float``).
+
+Formulas used where PyTensor has no op of its own (all real identities, see
+Abramowitz & Stegun, *Handbook of Mathematical Functions*, 4.3.5, 4.4.3-4.4.8,
+4.5.1-4.5.7 and 4.6.1-4.6.6, and SymPy's definitions of the same functions):
+
+* ``cot x = 1/tan x``, ``sec x = 1/cos x``, ``csc x = 1/sin x``;
+* ``acot x = atan(1/x)``, ``asec x = acos(1/x)``, ``acsc x = asin(1/x)``
+  (SymPy's branch choices: ``acot(0) = pi/2``, ``acot(-1) = -pi/4``);
+* ``coth``, ``sech``, ``csch`` as reciprocals of ``tanh``, ``cosh``, ``sinh``;
+  ``acoth x = atanh(1/x)``, ``asech x = acosh(1/x)``, ``acsch x = asinh(1/x)``;
+* ``log(x, b) = log(x)/log(b)``; ``frac(x) = x - floor(x)`` (SymPy's ``frac``
+  for real arguments);
+* ``Heaviside(x, H0) = H0`` at 0 and ``(sign(x) + 1)/2`` elsewhere, NaN for NaN;
+* ``Nand``, ``Nor``, ``Implies`` through ``and``/``or``/``not``.
+"""
+from __future__ import annotations
+
+from functools import reduce
+
+import pytensor.tensor as pt
+import sympy
+from sympy.logic import boolalg
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__name__", None) or str(fn)
+
+
+def _nary(binary):
+    """Fold a binary PyTensor function over any number of arguments.
+
+    The fold is balanced (pairs, then pairs of pairs), so an n-ary SymPy
+    ``Max`` or ``And`` becomes a graph of depth ``ceil(log2 n)``, not ``n``.
+    """
+
+    def fold(*args):
+        args = list(args)
+        while len(args) > 1:
+            paired = [binary(a, b) for a, b in zip(args[0::2], args[1::2])]
+            if len(args) % 2:
+                paired.append(args[-1])
+            args = paired
+        return args[0]
+
+    fold.__name__ = f"nary_{_name(binary)}"
+    return fold
+
+
+def _log(x, base=None):
+    """``log(x)``, or ``log(x)/log(base)`` for SymPy's two-argument ``log``."""
+    if base is None:
+        return pt.log(x)
+    return pt.log(x) / pt.log(base)
+
+
+def _heaviside(x, h0=None):
+    """Heaviside step with SymPy's value ``H0`` at zero (1/2 when not given)."""
+    step = (pt.sign(x) + 1) * 0.5  # NaN stays NaN through sign
+    if h0 is None:
+        return step
+    return pt.switch(pt.eq(x, 0), h0, step)
+
+
+def _reciprocal_of(fn):
+    def reciprocal(x):
+        return pt.reciprocal(fn(x))
+
+    reciprocal.__name__ = f"reciprocal_{_name(fn)}"
+    return reciprocal
+
+
+def _of_reciprocal(fn):
+    def composed(x):
+        return fn(pt.reciprocal(x))
+
+    composed.__name__ = f"{_name(fn)}_of_reciprocal"
+    return composed
+
+
+def _frac(x):
+    return x - pt.floor(x)
+
+
+def _nand(*args):
+    return pt.invert(_nary(pt.and_)(*args))
+
+
+def _nor(*args):
+    return pt.invert(_nary(pt.or_)(*args))
+
+
+def _implies(a, b):
+    return pt.or_(pt.invert(a), b)
+
+
+#: SymPy class -> PyTensor callable applied to the printed arguments.
+MAPPING: dict[type, object] = {
+    # arithmetic (Pow has its own method: it picks sqrt, reciprocal, casts)
+    sympy.Add: pt.add,
+    sympy.Mul: pt.mul,
+    sympy.Mod: pt.mod,  # Python/NumPy semantics: the result has the sign of the divisor
+    # exponentials and logarithms
+    sympy.exp: pt.exp,
+    sympy.log: _log,
+    # trigonometric functions and their inverses
+    sympy.sin: pt.sin,
+    sympy.cos: pt.cos,
+    sympy.tan: pt.tan,
+    sympy.cot: _reciprocal_of(pt.tan),
+    sympy.sec: _reciprocal_of(pt.cos),
+    sympy.csc: _reciprocal_of(pt.sin),
+    sympy.asin: pt.arcsin,
+    sympy.acos: pt.arccos,
+    sympy.atan: pt.arctan,
+    sympy.acot: _of_reciprocal(pt.arctan),
+    sympy.asec: _of_reciprocal(pt.arccos),
+    sympy.acsc: _of_reciprocal(pt.arcsin),
+    sympy.atan2: pt.arctan2,
+    # hyperbolic functions and their inverses
+    sympy.sinh: pt.sinh,
+    sympy.cosh: pt.cosh,
+    sympy.tanh: pt.tanh,
+    sympy.coth: _reciprocal_of(pt.tanh),
+    sympy.sech: _reciprocal_of(pt.cosh),
+    sympy.csch: _reciprocal_of(pt.sinh),
+    sympy.asinh: pt.arcsinh,
+    sympy.acosh: pt.arccosh,
+    sympy.atanh: pt.arctanh,
+    sympy.acoth: _of_reciprocal(pt.arctanh),
+    sympy.asech: _of_reciprocal(pt.arccosh),
+    sympy.acsch: _of_reciprocal(pt.arcsinh),
+    # rounding and sign
+    sympy.Abs: pt.abs,
+    sympy.sign: pt.sign,
+    sympy.floor: pt.floor,
+    sympy.ceiling: pt.ceil,
+    sympy.frac: _frac,
+    sympy.Heaviside: _heaviside,
+    sympy.Min: _nary(pt.minimum),
+    sympy.Max: _nary(pt.maximum),
+    # complex numbers
+    sympy.re: pt.real,
+    sympy.im: pt.imag,
+    sympy.arg: pt.angle,
+    sympy.conjugate: pt.conj,
+    # relations (never Python's ==, which is identity on PyTensor variables)
+    sympy.Eq: pt.eq,
+    sympy.Ne: pt.neq,
+    sympy.StrictLessThan: pt.lt,
+    sympy.LessThan: pt.le,
+    sympy.StrictGreaterThan: pt.gt,
+    sympy.GreaterThan: pt.ge,
+    # logic
+    boolalg.And: _nary(pt.and_),
+    boolalg.Or: _nary(pt.or_),
+    boolalg.Xor: _nary(pt.xor),
+    boolalg.Not: pt.invert,
+    boolalg.Nand: _nand,
+    boolalg.Nor: _nor,
+    boolalg.Implies: _implies,
+    boolalg.ITE: pt.switch,
+}
+
+#: Classes computed in integer arithmetic when all their arguments are integers.
+EXACT_ON_INTEGERS: frozenset[type] = frozenset(
+    {
+        sympy.Add,
+        sympy.Mul,
+        sympy.Mod,
+        sympy.Abs,
+        sympy.sign,
+        sympy.floor,
+        sympy.ceiling,
+        sympy.Min,
+        sympy.Max,
+        sympy.Eq,
+        sympy.Ne,
+        sympy.StrictLessThan,
+        sympy.LessThan,
+        sympy.StrictGreaterThan,
+        sympy.GreaterThan,
+        boolalg.And,
+        boolalg.Or,
+        boolalg.Xor,
+        boolalg.Not,
+        boolalg.Nand,
+        boolalg.Nor,
+        boolalg.Implies,
+        boolalg.ITE,
+    }
+)

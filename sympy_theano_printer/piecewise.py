@@ -1,0 +1,188 @@
+"""Piecewise to ``switch``, with a gradient that a branch not taken cannot poison.
+
+``Piecewise((e1, c1), (e2, c2), ..., (en, cn))`` takes the first branch whose
+condition holds, and is NaN where none holds (SymPy's semantics).  It prints as
+a chain of ``switch``::
+
+    switch(c1, e1, switch(c2, e2, ... switch(cn, en, nan)))
+
+``switch`` evaluates both branches.  Its value is right, but its reverse-mode
+gradient is not always: the gradient that reaches an untaken branch is zero,
+and the chain rule multiplies it by the branch's own derivative, so
+``switch(x > 0, sqrt(x), 0)`` at ``x = 0`` gives ``0 * inf = nan``.
+
+The *double switch* removes this: inside branch ``i`` every scalar symbol ``s``
+is replaced by ``switch(taken_i, s, s0)``, where ``taken_i`` is true exactly
+where branch ``i`` is the one selected and ``s0`` is a point at which the
+branch and its first derivatives are finite.  Where the branch is not taken it
+then sees only ``s0``, its derivative there is finite, and ``0 * finite = 0``.
+(The trick is folklore in automatic differentiation; see e.g. the JAX FAQ
+entry "gradients contain NaN where using where".)
+
+The point ``s0`` is found by trying candidates: an interior point of the
+branch's own condition when that condition has one free symbol
+(``cond.as_set()``), then a fixed list of small values, checking each with
+SymPy at 15 digits.  Branches that cannot produce a non-finite derivative
+(polynomials, ``exp``, ``sin``, ``cos``, ``sinh``, ``cosh`` of them) are
+printed as they are, and so are branches for which no point is found or that
+are too large to check; those may still give NaN gradients at their
+singularities.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytensor.tensor as pt
+import sympy
+from sympy.core.basic import Basic
+
+#: Values tried, in order, for the symbols of a branch.
+CANDIDATES = (1.0, 0.5, 2.0, -0.5, -1.0, 3.0, -3.0, 0.25, 10.0, -10.0, 0.0)
+#: Branches with more distinct nodes than this are not checked (printed unguarded).
+MAX_CHECKED_NODES = 400
+
+_ENTIRE = (sympy.Add, sympy.Mul, sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh)
+
+
+def _distinct_nodes(expr):
+    seen = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(a for a in node.args if isinstance(a, Basic))
+    return seen
+
+
+def _is_entire(nodes) -> bool:
+    """True when every node keeps values and first derivatives finite for finite inputs."""
+    for node in nodes:
+        if node.is_Symbol:
+            continue
+        if node.is_Number:
+            if not node.is_finite:
+                return False
+            continue
+        if isinstance(node, sympy.NumberSymbol):
+            continue
+        if node.is_Pow:
+            if not (node.exp.is_Integer and node.exp >= 0):
+                return False
+            continue
+        if not isinstance(node, _ENTIRE):
+            return False
+    return True
+
+
+def _interior_point(cond, symbol):
+    """A point strictly inside the real set where ``cond`` holds, or None."""
+    try:
+        region = cond.as_set()
+    except Exception:  # as_set raises several types for conditions it cannot solve
+        return None
+    if isinstance(region, sympy.Union):
+        region = region.args[0]
+    if isinstance(region, sympy.FiniteSet):
+        pts = [p for p in region if p.is_real and p.is_finite]
+        return float(pts[0]) if pts else None
+    if not isinstance(region, sympy.Interval):
+        return None
+    lo, hi = region.start, region.end
+    if lo.is_finite and hi.is_finite:
+        return float((lo + hi) / 2)
+    if lo.is_finite:
+        return float(lo) + 1.0
+    if hi.is_finite:
+        return float(hi) - 1.0
+    return 0.0
+
+
+def _finite_real(value) -> bool:
+    try:
+        z = complex(sympy.N(value, 15))
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(z.real) and math.isfinite(z.imag) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
+
+
+def find_safe_point(expr, cond, symbols):
+    """Values for ``symbols`` at which ``expr`` and its first partial derivatives are finite and real.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The branch.
+    cond : sympy.Boolean
+        The branch's condition (used for a first candidate inside it).
+    symbols : sequence of sympy.Symbol
+        The scalar symbols of ``expr``.
+
+    Returns
+    -------
+    dict or None
+        ``{symbol: float}``, or None when no candidate works.
+    """
+    derivatives = [expr.diff(s) for s in symbols]
+    trials = []
+    cond_symbols = [s for s in symbols if cond is not sympy.true and s in cond.free_symbols]
+    if len(cond_symbols) == 1 and cond.free_symbols == {cond_symbols[0]}:
+        inside = _interior_point(cond, cond_symbols[0])
+        if inside is not None:
+            trials.append({s: (inside if s == cond_symbols[0] else 1.0) for s in symbols})
+    trials.extend({s: v for s in symbols} for v in CANDIDATES)
+    for point in trials:
+        repl = {s: sympy.Float(v) for s, v in point.items()}
+        if all(_finite_real(f.xreplace(repl)) for f in [expr, *derivatives]):
+            return point
+    return None
+
+
+def _guarded_branch(printer, expr, cond, taken):
+    nodes = _distinct_nodes(expr)
+    symbols = sorted((n for n in nodes if isinstance(n, sympy.Symbol)), key=sympy.default_sort_key)
+    if not symbols or _is_entire(nodes) or len(nodes) > MAX_CHECKED_NODES:
+        return printer._print(expr)
+    point = find_safe_point(expr, cond, symbols)
+    if point is None:
+        return printer._print(expr)
+    replacements = {}
+    for s in symbols:
+        var = printer._print(s)
+        safe = pt.constant(np.asarray(point[s]).astype(var.dtype))
+        replacements[s] = pt.switch(taken, var, safe)
+    return printer.print_with_substitution(expr, replacements)
+
+
+def print_piecewise(printer, expr):
+    """Translate ``expr`` (a ``sympy.Piecewise``) into a switch chain; see the module docstring."""
+    safe = printer._settings.get("safe_piecewise_gradient", True)
+    values, conds = [], []
+    previous = None  # "some earlier condition holds"
+    otherwise = False
+    for branch, cond in expr.args:
+        is_true = cond is sympy.true
+        pc = None if is_true else printer._print(cond)
+        if is_true:
+            taken = None if previous is None else pt.invert(previous)
+        else:
+            taken = pc if previous is None else pt.and_(pc, pt.invert(previous))
+        if safe and taken is not None:
+            value = _guarded_branch(printer, branch, cond, taken)
+        else:
+            value = printer._print(branch)
+        values.append(value)
+        if is_true:
+            otherwise = True
+            break
+        conds.append(pc)
+        previous = pc if previous is None else pt.or_(previous, pc)
+    if otherwise:
+        result = values.pop()
+    else:
+        result = printer.constant(math.nan)
+    for value, pc in zip(reversed(values), reversed(conds)):
+        result = pt.switch(pc, value, result)
+    return result
