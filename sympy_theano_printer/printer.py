@@ -414,33 +414,46 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
 
     # ------------------------------------------------------------------ calculus
     def _print_Derivative(self, deriv, **kwargs):
-        """``Derivative(f, (x, n), ...)`` through PyTensor's reverse-mode gradient.
+        """``Derivative(f, (x, n), ...)`` through PyTensor's automatic differentiation.
 
         The derivative is element-wise: for 0-d ``f`` and ``x`` it is
-        ``pytensor.grad(f, x)``; for arrays it is the forward-mode product
-        ``pytensor.gradient.Rop(f, x, ones_like(x))``, which gives
-        ``d f[i] / d x`` also where ``x`` is broadcast against ``f``.
+        ``pytensor.grad(f, x)`` (reverse mode); for arrays it is the forward-mode
+        product ``pytensor.gradient.pushforward(f, x, ones_like(x))``, which
+        gives ``d f[i] / d x`` also where ``x`` is broadcast against ``f``.  A
+        variable declared with an integer dtype is differentiated as a real
+        one (SymPy's meaning): the expression is printed over a float copy of it.
         """
-        result = self.as_float(self._print(deriv.expr))
-        for var, count in deriv.variable_count:
-            wrt = self._print(var)
-            if not isinstance(wrt, pt.TensorVariable) or wrt.owner is not None:
+        wrts, replacements = {}, {}
+        for var, _ in deriv.variable_count:
+            v = self._print(var)
+            if not isinstance(v, pt.TensorVariable) or v.owner is not None:
                 raise UnsupportedExpressionError(
                     deriv, f"the variable {var} is not a graph input; "
                     "differentiate with respect to a Symbol, a MatrixSymbol or an applied undefined function",
                 )
+            if _is_integral(str(v.dtype)):
+                v = pt.cast(v, self.float_dtype)
+                replacements[var] = v
+            wrts[var] = v
+        if replacements:
+            result = self.print_with_substitution(deriv.expr, replacements)
+        else:
+            result = self._print(deriv.expr)
+        result = self.as_float(result)
+        for var, count in deriv.variable_count:
             for _ in range(int(count)):
-                result = self._elementwise_derivative(result, wrt)
+                result = self._elementwise_derivative(result, wrts[var])
         return result
 
     def _elementwise_derivative(self, f, x):
-        from pytensor.gradient import Rop
+        from pytensor.gradient import pushforward
+
         from .backend import graph_depth
 
         with recursion_headroom(graph_depth([f])):
             if f.ndim == 0 and x.ndim == 0:
                 return pytensor.grad(f, x, disconnected_inputs="ignore")
-            return Rop(f, x, pt.ones_like(x), disconnected_outputs="ignore")
+            return pushforward(f, x, pt.ones_like(x), disconnected_outputs="ignore")
 
     # ------------------------------------------------------------------ checks
     def check_broadcastable(self, symbol, broadcastable, shape):

@@ -19,6 +19,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.traversal import graph_inputs
+from sympy.core.basic import Basic
+from sympy.matrices import MatrixBase
 from sympy.utilities.iterables import is_sequence
 
 from .backend import choose_mode, graph_depth, recursion_headroom
@@ -125,7 +127,7 @@ class CompiledFunction:
 
     Attributes
     ----------
-    theano_function, pytensor_function, __wrapped__ : pytensor.compile.function.types.Function
+    theano_function, pytensor_function, __wrapped__ : pytensor.compile.executor.Function
         The compiled function.
     inputs : list
         The SymPy input symbols, in call order.
@@ -241,7 +243,7 @@ def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
     settings = kwargs.pop("settings", None)
     broadcastables = dim_handling(inputs, dim=dim, dims=dims, broadcastables=broadcastables)
 
-    single = not is_sequence(outputs)
+    single = isinstance(outputs, (Basic, MatrixBase)) or not is_sequence(outputs)
     output_list = [outputs] if single else list(outputs)
     if len(output_list) == 1:
         single = True
