@@ -76,6 +76,9 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
         ``safe_piecewise_gradient`` (default True): print ``Piecewise`` with the
         double switch so that a branch that is not taken cannot make the
         gradient NaN.
+        ``assumptions``: a SymPy boolean of facts (``Q.positive_definite(S) &
+        ...``) that matrix translations may rely on, in addition to SymPy's
+        ``global_assumptions`` (``with assuming(...)``).
 
     Attributes
     ----------
@@ -99,6 +102,7 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
         "mapping": None,
         "float_dtype": None,
         "safe_piecewise_gradient": True,
+        "assumptions": None,
     }
 
     def __init__(self, settings=None, cache=None, **kwargs):

@@ -12,6 +12,7 @@ an array of the wrong shape raises an error that names the SymPy symbol.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,12 @@ class CompiledFunction:
     PyTensor 3's ``Function`` accepts no new attributes, so SymPy's
     ``.theano_function`` attribute lives on this thin wrapper.
 
+    Calls are serialized by a lock: a PyTensor ``Function`` keeps its inputs
+    and outputs in storage cells shared by all calls (``input_storage``,
+    ``output_storage``), so two threads calling it at once could each run on
+    the other's inputs.  None of PyTensor's back ends releases the GIL inside
+    a call, so the lock costs no parallelism.
+
     Calling it with one array (or number) per input returns one NumPy array
     for a single output, a list of arrays for several; with ``scalar=True``,
     0-d outputs come back as NumPy scalars.
@@ -140,11 +147,13 @@ class CompiledFunction:
         self.single = single
         self.__doc__ = fn.__doc__
         self._is_0d = [o.variable.ndim == 0 for o in fn.maker.outputs]
+        self._lock = threading.Lock()
 
     def __call__(self, *args):
         fn = self.theano_function
         try:
-            out = fn(*args)
+            with self._lock:
+                out = fn(*args)
         except (TypeError, ValueError) as err:
             self._explain_bad_input(args, err)
             raise
@@ -186,7 +195,7 @@ class CompiledFunction:
 
 
 def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
-                    broadcastables=None, dtypes=None, cache=None, **kwargs):
+                    broadcastables=None, dtypes=None, cache=None, assumptions=None, **kwargs):
     """Compile SymPy expressions into a callable through PyTensor.
 
     Parameters
@@ -206,6 +215,10 @@ def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
         ``{symbol: dtype}`` (default ``'floatX'``, float64).
     cache : dict, optional
         Symbol cache; default a new one for this call.
+    assumptions : sympy Boolean, optional
+        Facts about the inputs (``Q.positive_definite(S) & Q.fullrank(H)``)
+        that the printer may use to choose routines; facts given with
+        ``sympy.assuming`` count too.
     **kwargs
         Passed to :func:`pytensor.function` (``mode=``, ``on_unused_input=``,
         ``allow_input_downcast=``, ...).  Without ``mode``, a graph of more than
@@ -240,7 +253,9 @@ def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
     if cache is None:
         cache = {}
     dtypes = dict(dtypes or {})
-    settings = kwargs.pop("settings", None)
+    settings = dict(kwargs.pop("settings", None) or {})
+    if assumptions is not None:
+        settings["assumptions"] = assumptions
     broadcastables = dim_handling(inputs, dim=dim, dims=dims, broadcastables=broadcastables)
 
     single = isinstance(outputs, (Basic, MatrixBase)) or not is_sequence(outputs)

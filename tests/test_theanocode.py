@@ -302,3 +302,26 @@ def test_doctest_of_sympy_docstring_examples():
     assert f2(3, 4, 2) == 5.0
     f3 = theano_function([x, y], [x**2 + y**2, x**2 - y**2], scalar=True)
     assert f3(2, 3) == [13.0, -5.0]
+
+
+def test_calls_from_eight_threads_return_only_correct_results():
+    import threading
+
+    f = function([x, y], [sy.sin(x) * y + x**2, x - y], dims={x: 1, y: 1})
+    failures = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for i in range(1000):
+            a = rng.random(int(rng.integers(1, 40)))
+            b = rng.random(a.shape)
+            r1, r2 = f(a, b)
+            if not (np.allclose(r1, np.sin(a) * b + a**2, rtol=1e-14) and np.array_equal(r2, a - b)):
+                failures.append((seed, i))
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
