@@ -25,9 +25,13 @@ Abramowitz & Stegun, *Handbook of Mathematical Functions*, 4.3.5, 4.4.3-4.4.8,
 4.5.1-4.5.7 and 4.6.1-4.6.6, and SymPy's definitions of the same functions):
 
 * ``cot x = 1/tan x``, ``sec x = 1/cos x``, ``csc x = 1/sin x``;
-* ``acot x = atan(1/x)``, ``asec x = acos(1/x)``, ``acsc x = asin(1/x)``
-  (SymPy's branch choices: ``acot(0) = pi/2``, ``acot(-1) = -pi/4``);
-* ``coth``, ``sech``, ``csch`` as reciprocals of ``tanh``, ``cosh``, ``sinh``;
+* ``acot x = atan(1/x)`` for ``|x| >= 1`` and ``+-pi/2 - atan x`` inside,
+  ``asec x = acos(1/x)``, ``acsc x = asin(1/x)`` (SymPy's branch choices:
+  ``acot(0) = pi/2``, ``acot(-1) = -pi/4``);
+* ``coth x = 1/tanh x``; ``sech x = 2e^-|x|/(1 + e^-2|x|)`` and
+  ``csch x = 2 sign(x) e^-|x| / -expm1(-2|x|)``, which stay finite where
+  ``cosh``/``sinh`` overflow;
+* ``arg z = atan2(im z, re z)``;
   ``acoth x = atanh(1/x)``, ``asech x = acosh(1/x)``, ``acsch x = asinh(1/x)``;
 * ``log(x, b) = log(x)/log(b)``; ``frac(x) = x - floor(x)`` (SymPy's ``frac``
   for real arguments);
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 from functools import reduce
 
+import numpy as np
 import pytensor.tensor as pt
 import sympy
 from sympy.logic import boolalg
@@ -102,6 +107,55 @@ def _frac(x):
     return x - pt.floor(x)
 
 
+def _integer_preserving(fn):
+    """``fn`` for floats; the identity for integer arguments (floor(n) is n, exactly)."""
+
+    def rounding(x):
+        if str(x.dtype).startswith(("int", "uint")):
+            return x
+        return fn(x)
+
+    rounding.__name__ = _name(fn)
+    return rounding
+
+
+def _acot(x):
+    """acot with SymPy's branch (range (-pi/2, pi/2], acot(+-0) = pi/2).
+
+    ``atan(1/x)`` for ``|x| >= 1``, ``+-pi/2 - atan(x)`` for ``|x| < 1`` (no
+    cancellation on either side); the first branch is fed ``x = 1`` where it is
+    not taken, so that its derivative at 0 cannot make the gradient NaN.
+    """
+    big = pt.ge(pt.abs(x), 1)
+    safe = pt.switch(big, x, 1)
+    half_pi = pt.constant(np.asarray(np.pi / 2, dtype=x.dtype))
+    near_zero = pt.switch(pt.ge(x, 0), half_pi, -half_pi) - pt.arctan(x)
+    return pt.switch(big, pt.arctan(pt.reciprocal(safe)), near_zero)
+
+
+def _sech(x):
+    """sech x = 2 e^-|x| / (1 + e^-2|x|): no overflow of cosh for |x| > 710."""
+    t = pt.exp(-pt.abs(x))
+    return 2 * t / (1 + t * t)
+
+
+def _csch(x):
+    """csch x = 2 sign(x) e^-|x| / (1 - e^-2|x|), the denominator by expm1.
+
+    Exact to a few ulp for all ``x != 0`` (1/sinh underflows to 0 past |x| = 710
+    although csch is still a normal or subnormal number there).
+    """
+    a = pt.abs(x)
+    return 2 * pt.sign(x) * pt.exp(-a) / -pt.expm1(-2 * a)
+
+
+def _arg(z):
+    """Argument of z as atan2(im z, re z); keeps complex64 -> float32 and real input real."""
+    if str(z.dtype).startswith("complex"):
+        return pt.arctan2(pt.imag(z), pt.real(z))
+    return pt.arctan2(pt.zeros_like(z), z)
+
+
 def _nand(*args):
     return pt.invert(_nary(pt.and_)(*args))
 
@@ -133,7 +187,7 @@ MAPPING: dict[type, object] = {
     sympy.asin: pt.arcsin,
     sympy.acos: pt.arccos,
     sympy.atan: pt.arctan,
-    sympy.acot: _of_reciprocal(pt.arctan),
+    sympy.acot: _acot,
     sympy.asec: _of_reciprocal(pt.arccos),
     sympy.acsc: _of_reciprocal(pt.arcsin),
     sympy.atan2: pt.arctan2,
@@ -142,8 +196,8 @@ MAPPING: dict[type, object] = {
     sympy.cosh: pt.cosh,
     sympy.tanh: pt.tanh,
     sympy.coth: _reciprocal_of(pt.tanh),
-    sympy.sech: _reciprocal_of(pt.cosh),
-    sympy.csch: _reciprocal_of(pt.sinh),
+    sympy.sech: _sech,
+    sympy.csch: _csch,
     sympy.asinh: pt.arcsinh,
     sympy.acosh: pt.arccosh,
     sympy.atanh: pt.arctanh,
@@ -153,8 +207,8 @@ MAPPING: dict[type, object] = {
     # rounding and sign
     sympy.Abs: pt.abs,
     sympy.sign: pt.sign,
-    sympy.floor: pt.floor,
-    sympy.ceiling: pt.ceil,
+    sympy.floor: _integer_preserving(pt.floor),
+    sympy.ceiling: _integer_preserving(pt.ceil),
     sympy.frac: _frac,
     sympy.Heaviside: _heaviside,
     sympy.Min: _nary(pt.minimum),
@@ -162,7 +216,7 @@ MAPPING: dict[type, object] = {
     # complex numbers
     sympy.re: pt.real,
     sympy.im: pt.imag,
-    sympy.arg: pt.angle,
+    sympy.arg: _arg,
     sympy.conjugate: pt.conj,
     # relations (never Python's ==, which is identity on PyTensor variables)
     sympy.Eq: pt.eq,

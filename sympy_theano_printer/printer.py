@@ -265,7 +265,7 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
             try:
                 return self.constant(float(value))
             except OverflowError:
-                return self.constant(math.copysign(math.inf, value))
+                return self.constant(math.inf if value > 0 else -math.inf)
         if self.float_dtype == "float64":
             return self.constant(value, "int64")
         for dtype in ("int8", "int16", "int32", "int64"):  # narrowest: keeps float32 graphs float32

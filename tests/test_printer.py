@@ -317,3 +317,13 @@ def test_derivative_with_respect_to_a_non_input_is_refused():
     X = sy.MatrixSymbol("X", 2, 2)
     with pytest.raises(UnsupportedExpressionError, match="not a graph input"):
         code(sy.Derivative(X[0, 0] ** 2, X[0, 0]))
+
+
+@pytest.mark.parametrize("fn", [sy.acot, sy.sech, sy.csch], ids=str)
+def test_gradients_of_formula_entries_match_sympy(fn):
+    """Formula entries (acot's switch, sech/csch via exp) differentiate correctly."""
+    f = function([x], sy.Derivative(fn(x), x), dims={x: 1})
+    xs = np.array([-3.0, -0.5, 0.25, 1.0, 2.5, 30.0]) if fn is not sy.acot else np.array([-3.0, -0.5, 0.0, 0.25, 1.0, 30.0])
+    exact = sy.diff(fn(x), x)
+    want = [mp_value(exact, x=v) for v in xs]
+    np.testing.assert_allclose(f(xs), want, rtol=16 * EPS64)

@@ -1,0 +1,74 @@
+"""Shared test helpers.
+
+* :func:`assert_close_to_reference`: compare printed-and-compiled values with a
+  high-precision reference, with tolerances expressed in machine epsilons of
+  the output dtype (also exposed as the ``close_to_reference`` fixture).
+* ``mpmath_dps30``: run a test with ``mpmath.mp.dps = 30`` (restored after).
+"""
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+
+def assert_close_to_reference(values, reference, dtype, k=4.0, atol=0.0, err_msg=""):
+    """Assert that ``values`` has dtype ``dtype`` and matches ``reference``.
+
+    Parameters
+    ----------
+    values : array_like
+        What the compiled function returned.
+    reference : sequence
+        Reference values (Python/mpmath numbers, ``bool``, ``int`` or complex);
+        they are rounded to ``dtype`` before the comparison, so a reference
+        that overflows or underflows the dtype compares as the IEEE value the
+        dtype can hold.
+    dtype : str or numpy dtype
+        The dtype ``values`` must have.
+    k : float
+        Relative tolerance in units of ``np.finfo(dtype).eps`` (floats only).
+        Results in the subnormal range carry fewer significant bits, so an
+        absolute error of ``k`` subnormal ulps (``k * smallest_subnormal``) is
+        also accepted; that is far below every normal number, so a result
+        flushed to 0 instead of a normal value still fails.
+    atol : float
+        Absolute tolerance in units of ``np.finfo(dtype).eps``; use it only
+        near zeros of the function, where a relative tolerance is meaningless.
+    err_msg : str
+        Prepended to the failure message.
+
+    Integer and boolean dtypes are compared exactly.  For floats, NaN must match
+    NaN and infinities must match infinities of the same sign.
+    """
+    values = np.asarray(values)
+    dtype = np.dtype(dtype)
+    assert values.dtype == dtype, f"{err_msg}: dtype {values.dtype}, expected {dtype}"
+    if dtype.kind in "biu":
+        np.testing.assert_array_equal(values, np.asarray(reference, dtype=dtype), err_msg=err_msg)
+        return
+    wide = np.complex128 if dtype.kind == "c" else np.float64
+    with np.errstate(over="ignore", under="ignore"):
+        ref = np.asarray([wide(r) for r in reference] if np.ndim(reference) else wide(reference))
+        ref = ref.astype(dtype)
+    info = np.finfo(dtype)
+    eps, subnormal = float(info.eps), float(info.smallest_subnormal)
+    np.testing.assert_allclose(values, ref, rtol=k * eps, atol=atol * eps + k * subnormal,
+                               equal_nan=True, err_msg=err_msg)
+
+
+@pytest.fixture
+def close_to_reference():
+    """The :func:`assert_close_to_reference` helper, for test modules."""
+    return assert_close_to_reference
+
+
+@pytest.fixture
+def mpmath_dps30():
+    """Set ``mpmath.mp.dps = 30`` for one test and restore the previous precision."""
+    old = mpmath.mp.dps
+    mpmath.mp.dps = 30
+    try:
+        yield mpmath.mp
+    finally:
+        mpmath.mp.dps = old
