@@ -106,8 +106,11 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
     }
 
     def __init__(self, settings=None, cache=None, **kwargs):
-        if "cache" in kwargs:  # SymPy passes it as a keyword among others
-            cache = kwargs.pop("cache")
+        if kwargs:
+            raise TypeError(
+                f"TheanoPrinter got unexpected keyword arguments {sorted(kwargs)}; "
+                "printer options go in settings={...}"
+            )
         super().__init__(settings)
         self.cache = {} if cache is None else cache
         table = dict(MAPPING)

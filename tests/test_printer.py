@@ -327,3 +327,8 @@ def test_gradients_of_formula_entries_match_sympy(fn):
     exact = sy.diff(fn(x), x)
     want = [mp_value(exact, x=v) for v in xs]
     np.testing.assert_allclose(f(xs), want, rtol=16 * EPS64)
+
+
+def test_unknown_keyword_to_printer_is_rejected():
+    with pytest.raises(TypeError, match="settings"):
+        TheanoPrinter(cache={}, float_dtyp="float32")
