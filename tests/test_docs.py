@@ -19,7 +19,7 @@ def test_examples_in_page(page):
 def test_pages_have_examples():
     parser = doctest.DocTestParser()
     for page in PAGES:
-        if page.name == "index.rst":
+        if page.name in {"index.rst", "api.rst", "supported.rst"}:  # no prose examples there
             continue
         assert parser.get_examples(page.read_text()), f"{page.name} has no runnable example"
 
