@@ -37,7 +37,7 @@ from . import piecewise as _piecewise
 from .backend import recursion_headroom
 from .errors import ShapeError, UnsupportedExpressionError
 from .mapping import EXACT_ON_INTEGERS, MAPPING
-from .matrices import MatrixPrinterMixin
+from .matrices import MATRIX_OPAQUE, MatrixPrinterMixin
 
 __all__ = ["TheanoPrinter", "PyTensorPrinter"]
 
@@ -219,8 +219,9 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
                 self.max_depth = d
 
     #: Classes whose arguments are not printed before the node itself
-    #: (their translation prints what it needs, or the arguments are not values).
-    _opaque = (AppliedUndef, sympy.Piecewise, sympy.Derivative, sympy.MatrixSymbol)
+    #: (their translation prints what it needs, or the arguments are not values;
+    #: see :data:`~sympy_theano_printer.matrices.MATRIX_OPAQUE` for the matrix classes).
+    _opaque = (AppliedUndef, sympy.Piecewise, sympy.Derivative, sympy.MatrixSymbol) + MATRIX_OPAQUE
 
     def _operands(self, node):
         if isinstance(node, self._opaque) or hasattr(node, self.printmethod):

@@ -62,6 +62,31 @@ def test_example_hydrogen(capsys):
     assert "PyTensor alone 16 nodes / 29 ops" in out
 
 
+def test_example_kalman_small_size(capsys):
+    """The Kalman comparison at n = 40, k = 20 (the Python linker keeps compilation short;
+    timings are printed, never asserted)."""
+    assert main(["--example", "kalman", "--n", "40", "--repeat", "1", "--mode", "fast_compile"]) == 0
+    out = capsys.readouterr().out
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("40  "):
+            cells = line.split()
+            rows[" ".join(cells[2:-4])] = cells[-4:]
+    assert set(rows) == {"plain", "assumptions", "blocked", "numpy (hand-written)",
+                         "scipy (hand-written)"}
+    for label, (setup, ms, speedup, diff) in rows.items():
+        assert float(ms) > 0 and float(speedup) > 0, label
+        assert float(diff) < 1e-12, label  # every variant against every other
+        assert (setup == "-") == ("hand-written" in label), label
+    assert re.search(r"n = 40, k = 20: assumptions \d+\.\d\dx faster than plain; "
+                     r"its time / SciPy's \d+\.\d\d$", out, re.MULTILINE)
+    assert "Blocked against unblocked round-off, n = 40, k = 20:" in out
+    covariance = _row(out, "covariance")
+    assert len(covariance) == 4 and all(float(c) < 1e-12 for c in covariance[1:])
+    assert float(_row(out, "uniform")[0]) > 1e3  # cond(S) of the uniform data
+    assert "mode           FAST_COMPILE" in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["sin(x"], "give at least one argument"),
     (["sin(x", "--args", "x"], "cannot parse 'sin(x'"),
@@ -82,6 +107,8 @@ def test_example_hydrogen(capsys):
     ([], "give an expression"),
     (["--args", "x", "sin(x)"], "give an expression, before --args"),
     (["x", "--example", "hydrogen"], "--example takes no expression"),
+    (["x", "--example", "kalman"], "--example takes no expression"),
+    (["--example", "kalman", "--n", "1"], "must be at least 2"),
 ])
 def test_usage_errors_exit_2(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
