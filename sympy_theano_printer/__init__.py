@@ -8,7 +8,10 @@ is PyTensor, which this package uses as its engine):
   :data:`global_cache`: the theanocode-compatible API (aliases
   :func:`pytensor_code`, :func:`pytensor_function`);
 * :data:`MAPPING`: the table of SymPy classes and PyTensor callables;
-* :class:`UnsupportedExpressionError`, :class:`ShapeError`: the errors.
+* :class:`UnsupportedExpressionError`, :class:`ShapeError`: the errors;
+* :func:`lambdify` (and ``sympy.lambdify(..., modules='theano')``, registered
+  on import; :func:`unregister_lambdify` undoes it), :func:`ufuncify`
+  (a ``numpy.ufunc`` with no C build), :class:`NotElementwiseError`.
 """
 from .errors import ShapeError, UnsupportedExpressionError
 from .mapping import MAPPING
@@ -22,20 +25,30 @@ from .theanocode import (
     theano_code,
     theano_function,
 )
+from .ufuncify import NotElementwiseError, ufuncify
+from .lambdify import lambdify, register as register_lambdify, unregister as unregister_lambdify
+from .lambdify import register_on_import as _register_lambdify_on_import
 
 __version__ = "0.1.0"
+
+_register_lambdify_on_import()  # sympy.lambdify(..., modules='theano'); see sympy_theano_printer.lambdify
 
 __all__ = [
     "MAPPING",
     "CompiledFunction",
+    "NotElementwiseError",
     "PyTensorPrinter",
     "ShapeError",
     "TheanoPrinter",
     "UnsupportedExpressionError",
     "dim_handling",
     "global_cache",
+    "lambdify",
     "pytensor_code",
     "pytensor_function",
+    "register_lambdify",
     "theano_code",
     "theano_function",
+    "ufuncify",
+    "unregister_lambdify",
 ]

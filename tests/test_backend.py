@@ -1,0 +1,104 @@
+"""Compilation helpers: graph measures, recursion headroom, the choice of back end."""
+import sys
+import threading
+
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from sympy_theano_printer import backend
+from sympy_theano_printer.backend import (
+    LARGE_GRAPH_NODES,
+    choose_mode,
+    count_apply_nodes,
+    graph_depth,
+    recursion_headroom,
+)
+
+
+def chain(n):
+    v = pt.dscalar("v")
+    out = v
+    for _ in range(n):
+        out = pt.sin(out)
+    return v, out
+
+
+def test_graph_depth_and_node_count():
+    v = pt.dscalar("v")
+    assert graph_depth([v]) == 0
+    assert count_apply_nodes([v]) == 0
+    shared = pt.exp(v)
+    outs = [shared * 2, shared + pt.log(v)]
+    assert graph_depth(outs) == 2
+    assert count_apply_nodes(outs) == 4  # exp shared: exp, mul, log, add
+    assert graph_depth([1.0, outs[0]]) == 2  # non-variables are ignored
+
+
+def test_measures_are_iterative_on_deep_graphs():
+    old = sys.getrecursionlimit()
+    _, out = chain(3000)
+    try:
+        sys.setrecursionlimit(200)
+        assert graph_depth([out]) == 3000
+        assert count_apply_nodes([out]) == 3000
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def test_recursion_headroom_raises_and_restores_the_limit():
+    old = sys.getrecursionlimit()
+    with recursion_headroom(10_000):
+        assert sys.getrecursionlimit() >= 10_000 * backend.FRAMES_PER_LEVEL
+    assert sys.getrecursionlimit() == old
+    with recursion_headroom(1):  # shallow graphs leave it alone
+        assert sys.getrecursionlimit() == old
+
+
+def test_recursion_headroom_from_threads():
+    old = sys.getrecursionlimit()
+    barrier = threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        for _ in range(50):
+            with recursion_headroom(5_000):
+                assert sys.getrecursionlimit() >= 5_000 * backend.FRAMES_PER_LEVEL
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sys.getrecursionlimit() >= old
+
+
+def test_choose_mode_keeps_an_explicit_mode():
+    _, out = chain(3)
+    assert choose_mode([out], "FAST_COMPILE") == "FAST_COMPILE"
+    _, big = chain(LARGE_GRAPH_NODES + 1)
+    assert choose_mode([big], "NUMBA") == "NUMBA"
+
+
+def test_choose_mode_small_graphs_use_the_default_mode():
+    _, out = chain(LARGE_GRAPH_NODES)
+    assert choose_mode([out]) is None
+
+
+def test_choose_mode_large_graphs_go_to_the_c_back_end(monkeypatch):
+    _, big = chain(LARGE_GRAPH_NODES + 1)
+    assert choose_mode([big]) == ("CVM" if pytensor.config.cxx else "FAST_COMPILE")
+    monkeypatch.setattr(pytensor.config, "cxx", "")
+    assert choose_mode([big]) == "FAST_COMPILE"
+
+
+@pytest.mark.parametrize("n", [5, LARGE_GRAPH_NODES + 5])
+def test_chosen_mode_compiles_and_runs(n):
+    v, out = chain(n)
+    fn = pytensor.function([v], out, mode=choose_mode([out]))
+    expected = 0.5
+    import math
+
+    for _ in range(n):
+        expected = math.sin(expected)
+    assert abs(float(fn(0.5)) - expected) < 1e-12
