@@ -12,7 +12,7 @@ structure of ``A``          ``A**-1 * B`` becomes
 diagonal                    ``B / diag(A)[:, None]`` (element-wise division)
 orthogonal                  ``A.T @ B``
 lower / upper triangular    ``solve_triangular(A, B, lower=...)``
-symmetric positive definite ``cho_solve((cholesky(A), True), B)``; one Cholesky
+positive definite (SPD)     ``cho_solve((cholesky(A), True), B)``; one Cholesky
                             factor per matrix, shared by all its solves
 symmetric                   ``solve(A, B, assume_a="sym")`` (LAPACK ``?sysv``)
 anything else               ``solve(A, B)`` (LU with partial pivoting; PyTensor
