@@ -106,16 +106,31 @@ def recursion_headroom(depth: int):
                 sys.setrecursionlimit(old)
 
 
+#: PyTensor rewrites that change values, left out of every mode this package compiles with.
+#: ``useless_Arccosh_of_Cosh`` rewrites ``arccosh(cosh(x))`` to ``x``, but the
+#: identity is ``|x|`` (PyTensor 3.0.7, pytensor/tensor/rewriting/math.py).
+EXCLUDED_REWRITES = ("useless_Arccosh_of_Cosh",)
+
+
+def without_wrong_rewrites(mode=None):
+    """``mode`` (a name, a Mode, or None for the default) with :data:`EXCLUDED_REWRITES` left out."""
+    from pytensor.compile.mode import Mode, get_default_mode, get_mode
+
+    base = get_default_mode() if mode is None else get_mode(mode)
+    if not isinstance(base, Mode):
+        return base
+    return base.excluding(*EXCLUDED_REWRITES)
+
+
 def choose_mode(outputs, mode=None):
     """The compilation mode for ``outputs``: ``mode`` if given, else one that suits the graph size.
 
-    Returns ``mode`` unchanged when it is not None.  Otherwise returns None
-    (PyTensor's default mode) for graphs of at most :data:`LARGE_GRAPH_NODES`
-    apply nodes, and ``"CVM"`` (C back end) or ``"FAST_COMPILE"`` (when
+    Starts from ``mode`` when it is not None.  Otherwise from PyTensor's
+    default mode for graphs of at most :data:`LARGE_GRAPH_NODES` apply nodes,
+    and from ``"CVM"`` (C back end) or ``"FAST_COMPILE"`` (when
     ``pytensor.config.cxx`` is empty, i.e. no C++ compiler) for larger ones.
+    The result always leaves out :data:`EXCLUDED_REWRITES`.
     """
-    if mode is not None:
-        return mode
-    if count_apply_nodes(outputs) <= LARGE_GRAPH_NODES:
-        return None
-    return "CVM" if pytensor.config.cxx else "FAST_COMPILE"
+    if mode is None and count_apply_nodes(outputs) > LARGE_GRAPH_NODES:
+        mode = "CVM" if pytensor.config.cxx else "FAST_COMPILE"
+    return without_wrong_rewrites(mode)

@@ -32,6 +32,7 @@ import sympy
 from sympy.core.basic import Basic
 from sympy.core.function import AppliedUndef, Function
 from sympy.printing.printer import Printer
+from pytensor.graph.basic import Constant, Variable
 
 from . import piecewise as _piecewise
 from .backend import recursion_headroom
@@ -251,7 +252,27 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
         args = [self._print(a) for a in expr.args]
         if type(expr) not in EXACT_ON_INTEGERS:
             args = [self.as_float(a) for a in args]
+        else:
+            args = self._weak_integer_literals(args)
         return fn(*args)
+
+    def _weak_integer_literals(self, args):
+        """Integer constants beside a float32 (or float16) variable take its dtype.
+
+        PyTensor upcasts ``float32 + int32`` to float64; NumPy treats a Python
+        integer literal as "weak" and keeps float32 (NEP 50).  SymPy's integers
+        are literals, so ``x + 100000`` with a float32 ``x`` stays float32 here.
+        """
+        floats = [str(a.dtype) for a in args
+                  if isinstance(a, Variable) and not isinstance(a, Constant)
+                  and str(a.dtype) in ("float16", "float32")]
+        if not floats or any(isinstance(a, Variable) and not isinstance(a, Constant)
+                             and str(a.dtype) in ("float64", "complex128") for a in args):
+            return args
+        target = max(floats, key=lambda d: np.dtype(d).itemsize)
+        return [self.constant(a.data.item(), target)
+                if isinstance(a, Constant) and str(a.dtype).startswith(("int", "uint")) else a
+                for a in args]
 
     def as_float(self, var):
         """``var`` cast to the float dtype if it is an integer or boolean variable."""
@@ -379,11 +400,11 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
             return pt.reciprocal(pt.sqrt(self.as_float(b)))
         if exp.is_Integer:
             n = int(exp)
-            if n >= 0:  # an integer base stays integer
-                return pt.pow(b, self._int_constant(n))
             if n == -1:
                 return pt.reciprocal(self.as_float(b))
-            return pt.pow(self.as_float(b), self._int_constant(n))
+            base = b if n >= 0 else self.as_float(b)  # an integer base stays integer
+            e = self._weak_integer_literals([base, self._int_constant(n)])[1]
+            return pt.pow(base, e)
         return pt.pow(self.as_float(b), self._print(exp))
 
     # ------------------------------------------------------------------ mapping fallback
@@ -460,8 +481,14 @@ class TheanoPrinter(MatrixPrinterMixin, Printer):
 
         with recursion_headroom(graph_depth([f])):
             if f.ndim == 0 and x.ndim == 0:
-                return pytensor.grad(f, x, disconnected_inputs="ignore")
-            return pushforward(f, x, pt.ones_like(x), disconnected_outputs="ignore")
+                g = pytensor.grad(f, x, disconnected_inputs="ignore")
+            else:
+                g = pushforward(f, x, pt.ones_like(x), disconnected_outputs="ignore")
+        # a zero gradient (step functions, disconnected inputs) comes back in floatX
+        target = pytensor.scalar.upcast(str(f.dtype), str(x.dtype))
+        if str(g.dtype) != target and not _is_integral(target):
+            g = pt.cast(g, target)
+        return g
 
     # ------------------------------------------------------------------ checks
     def check_broadcastable(self, symbol, broadcastable, shape):

@@ -64,7 +64,6 @@ import pytensor
 import pytensor.scalar as ps
 import pytensor.tensor as pt
 import sympy
-from pytensor.compile.mode import get_mode
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.fg import FunctionGraph
 from pytensor.tensor.basic import Alloc
@@ -78,7 +77,7 @@ from sympy.matrices.expressions import MatrixExpr
 from sympy.printing.repr import ReprPrinter
 from sympy.utilities.iterables import iterable
 
-from .backend import graph_depth, recursion_headroom
+from .backend import graph_depth, recursion_headroom, without_wrong_rewrites
 from .errors import ShapeError
 from .printer import TheanoPrinter
 
@@ -319,7 +318,7 @@ def rewritten_scalar_graph(tin, tout):
     """
     with recursion_headroom(graph_depth(tout)):
         fgraph = FunctionGraph(tin, tout, clone=True)
-        mode = get_mode("NUMBA").excluding("inplace")
+        mode = without_wrong_rewrites("NUMBA").excluding("inplace")
         with pytensor.config.change_flags(mode=mode):
             mode.optimizer.rewrite(fgraph)
         sin, souts = scalar_graph(fgraph)

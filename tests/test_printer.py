@@ -332,3 +332,23 @@ def test_gradients_of_formula_entries_match_sympy(fn):
 def test_unknown_keyword_to_printer_is_rejected():
     with pytest.raises(TypeError, match="settings"):
         TheanoPrinter(cache={}, float_dtyp="float32")
+
+
+@pytest.mark.parametrize("expr", [x + 100000, 40000 * x, sy.Mod(x, 70000), x**40000 * x, 1 / sy.cosh(x) ** 300])
+def test_big_integer_literals_keep_a_float32_graph_float32(expr):
+    """Integer literals are weak (NumPy's NEP 50): int32 constants must not upcast float32 to float64."""
+    v = code(expr, dtypes={x: "float32"})
+    assert v.dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "step, want",
+    [(sy.ceiling(x), [0, 0]), (sy.Heaviside(x), [0, 0]), (sy.floor(x) * x, [0, 1])],
+    ids=["ceiling", "Heaviside", "floor*x"],
+)
+def test_derivative_keeps_float32(step, want):
+    """Away from the jumps: d ceiling = d Heaviside = 0, d (floor(x) x) = floor(x)."""
+    f = function([x], sy.Derivative(step, x), dims={x: 1}, dtypes={x: "float32"})
+    out = f(np.array([0.5, 1.5], dtype="float32"))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, want)
