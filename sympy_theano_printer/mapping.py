@@ -43,6 +43,7 @@ from __future__ import annotations
 from functools import reduce
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import sympy
 from sympy.logic import boolalg
@@ -149,10 +150,23 @@ def _csch(x):
     return 2 * pt.sign(x) * pt.exp(-a) / -pt.expm1(-2 * a)
 
 
+def _atan2(y, x):
+    """atan2 with SymPy's value on the branch cut: atan2(0, x) = pi for x < 0.
+
+    IEEE ``arctan2(-0.0, x)`` is ``-pi`` (a signed zero, which SymPy does not
+    have; ``-sin(0)`` computes one).  The correction adds ``2 pi`` exactly
+    there; it is a switch between constants, so the gradient is arctan2's.
+    """
+    two_pi = pt.constant(np.asarray(2 * np.pi, dtype=pytensor.scalar.upcast(str(y.dtype), str(x.dtype))))
+    negative_zero = pt.and_(pt.eq(y, 0), pt.lt(pt.reciprocal(y), 0))
+    on_cut = pt.and_(negative_zero, pt.lt(x, 0))
+    return pt.arctan2(y, x) + pt.switch(on_cut, two_pi, pt.zeros_like(two_pi))
+
+
 def _arg(z):
     """Argument of z as atan2(im z, re z); keeps complex64 -> float32 and real input real."""
     if str(z.dtype).startswith("complex"):
-        return pt.arctan2(pt.imag(z), pt.real(z))
+        return _atan2(pt.imag(z), pt.real(z))
     return pt.arctan2(pt.zeros_like(z), z)
 
 
@@ -190,7 +204,7 @@ MAPPING: dict[type, object] = {
     sympy.acot: _acot,
     sympy.asec: _of_reciprocal(pt.arccos),
     sympy.acsc: _of_reciprocal(pt.arcsin),
-    sympy.atan2: pt.arctan2,
+    sympy.atan2: _atan2,
     # hyperbolic functions and their inverses
     sympy.sinh: pt.sinh,
     sympy.cosh: pt.cosh,
