@@ -4,12 +4,39 @@
   high-precision reference, with tolerances expressed in machine epsilons of
   the output dtype (also exposed as the ``close_to_reference`` fixture).
 * ``mpmath_dps30``: run a test with ``mpmath.mp.dps = 30`` (restored after).
+* Hypothesis profiles (see :data:`HYPOTHESIS_PROFILES`): ``ci``, loaded by
+  default, is deterministic and bounded in time; ``long`` is for deep runs:
+  ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py``.
 """
 from __future__ import annotations
+
+import os
 
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+#: ``max_examples`` of the ``ci`` profile; a test that needs fewer asks for a share of it
+#: through ``properties.harness.examples``, which scales with the profile loaded.
+CI_MAX_EXAMPLES = 100
+_SLOW_STRATEGIES = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+HYPOTHESIS_PROFILES = {
+    # deterministic: the same examples on every run (derandomize, no example database),
+    # no deadline (a first compile takes a second), the reproduction blob printed on failure,
+    # no "explain" phase (it re-runs, i.e. re-compiles, the failing example many times)
+    "ci": dict(max_examples=CI_MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
+               print_blob=True, suppress_health_check=_SLOW_STRATEGIES,
+               phases=[p for p in Phase if p is not Phase.explain]),
+    # deep runs: 20x the examples, random, failures kept in the local example database
+    "long": dict(max_examples=20 * CI_MAX_EXAMPLES, deadline=None, print_blob=True,
+                 suppress_health_check=_SLOW_STRATEGIES),
+}
+for _name, _options in HYPOTHESIS_PROFILES.items():
+    settings.register_profile(_name, **_options)
+#: The profile loaded for this run (``HYPOTHESIS_PROFILE``, default ``ci``).
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 def assert_close_to_reference(values, reference, dtype, k=4.0, atol=0.0, err_msg=""):
