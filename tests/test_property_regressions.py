@@ -1,0 +1,70 @@
+"""Regression tests for printer bugs that the hypothesis properties shrank to a minimal case.
+
+Each test names the property run that found it; the properties are in
+tests/properties/hypothesis_properties.py (run it by path: not yet part of the default run).
+"""
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from properties import harness
+from properties.reference import DPS
+from sympy_theano_printer import theano_function
+
+X = sp.Symbol("x", real=True)
+
+
+@pytest.mark.parametrize("mode", harness.backend_params(("FAST_COMPILE", "NUMBA", "CVM")))
+def test_regression_acosh_of_cosh_of_a_negative_number(mode):
+    """``acosh(cosh(x)) = |x|``; PyTensor's rewrite ``useless_arccosh_of_cosh`` returns ``x``.
+
+    Found by ``test_values_fast_compile`` as ``acosh(cosh(z)) + csc(exp(1000000*z))``
+    at ``z = -8.6e-08``.
+    """
+    f = theano_function([X], [sp.acosh(sp.cosh(X))], dims={X: 1}, mode=mode)
+    np.testing.assert_allclose(f(np.array([-2.0, -0.5, 0.5])), [2.0, 0.5, 0.5], rtol=1e-15)
+
+
+@pytest.mark.parametrize("expr", [X + 100000, 40000 * X, sp.Mod(X, 70000), X + 2**31 - 1],
+                         ids=["x+100000", "40000*x", "Mod(x,70000)", "x+2**31-1"])
+def test_regression_float32_graph_with_a_big_integer_stays_float32(expr):
+    """A float32 graph stays float32 (README); an integer constant outside int16 made it float64.
+
+    Found by ``test_values_fast_compile[float32]`` as ``40000*x**3``.
+    """
+    f = theano_function([X], [expr], dims={X: 1}, dtypes={X: "float32"}, mode="FAST_COMPILE")
+    out = f(np.array([1.5, -3.0], dtype="float32"))
+    assert out.dtype == np.float32
+    with mpmath.workdps(DPS):
+        expected = [float(sp.N(expr.subs(X, sp.Rational(v)), DPS)) for v in (1.5, -3.0)]
+    np.testing.assert_allclose(out, np.asarray(expected, dtype=np.float32), rtol=np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize("expr", [sp.ceiling(X), sp.Heaviside(X), sp.atan2(sp.ceiling(X), 2)],
+                         ids=["ceiling", "Heaviside", "atan2(ceiling(x),2)"])
+def test_regression_float32_derivative_of_a_step_stays_float32(expr):
+    """``Derivative`` of a piecewise-constant function in a float32 graph came out float64.
+
+    ``pytensor.gradient.pushforward`` returns float64 zeros where the output
+    does not depend differentiably on the input; the printer passes them on.
+    Found by ``test_gradient_fast_compile[float32]`` as ``atan2(ceiling(asec(x)), -csch(1))``.
+    """
+    f = theano_function([X], [sp.Derivative(expr, X)], dims={X: 1}, dtypes={X: "float32"},
+                        mode="FAST_COMPILE")
+    out = f(np.array([1.5, -0.5], dtype="float32"))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [0.0, 0.0])
+
+
+def test_regression_atan2_of_a_computed_negative_zero():
+    """``atan2(0, x) = pi`` for ``x < 0``: SymPy has no signed zero, IEEE does.
+
+    ``-sin(x)`` at ``x = 0`` computes ``-0.0``, and ``arctan2(-0.0, x) = -pi``,
+    a jump of ``2 pi`` on the branch cut.  Found by
+    ``HYPOTHESIS_PROFILE=long``'s ``test_values_fast_compile[float64]`` as
+    ``atan2(-sin(x), -0.693147180559945)`` at ``x = 0``.
+    """
+    assert sp.atan2(-sp.sin(0), -1) == sp.pi
+    f = theano_function([X], [sp.atan2(-sp.sin(X), -1)], dims={X: 1}, mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(np.array([0.0, -0.0])), [np.pi, np.pi], rtol=1e-15)
