@@ -105,7 +105,11 @@ def _of_reciprocal(fn):
 
 
 def _frac(x):
-    return x - pt.floor(x)
+    # mod(x, 1), not x - floor(x): NUMBA compiles with fastmath "reassoc", and
+    # LLVM re-associates the subtraction with its neighbours (c - (x - floor x)
+    # becomes (c + ...) - x ...), which loses the fraction of a large float32 x.
+    # The remainder is one opaque operation with the same value on [0, 1).
+    return pt.mod(x, pt.constant(np.asarray(1, dtype=x.dtype)))
 
 
 def _integer_preserving(fn):

@@ -68,3 +68,22 @@ def test_regression_atan2_of_a_computed_negative_zero():
     assert sp.atan2(-sp.sin(0), -1) == sp.pi
     f = theano_function([X], [sp.atan2(-sp.sin(X), -1)], dims={X: 1}, mode="FAST_COMPILE")
     np.testing.assert_allclose(f(np.array([0.0, -0.0])), [np.pi, np.pi], rtol=1e-15)
+
+
+@pytest.mark.parametrize("mode", harness.backend_params(("FAST_COMPILE", "NUMBA", "CVM")))
+def test_regression_frac_keeps_its_digits_beside_a_constant(mode):
+    """``c - frac(-y)`` for a large ``y``: ``frac(u) = u - floor(u)`` must not be re-associated.
+
+    NUMBA compiles with fastmath ``reassoc`` (``pytensor.config.numba__fastmath``),
+    and LLVM turns ``1.818 - ((-y) - floor(-y))`` into ``(1.818 + y) + floor(-y)``:
+    at ``y = 530983.5`` in float32 the fractional part is lost to the rounding of
+    ``1.818 + y`` (1.3125 instead of 1.3184465).  Found by
+    ``test_values_compiled_backends[float32-NUMBA]`` (fresh clone) as
+    ``-frac(-y) + asinh(3)``.
+    """
+    y = sp.Symbol("y", real=True)
+    f = theano_function([y], [-sp.frac(-y) + sp.asinh(3)], dims={y: 1}, dtypes={y: "float32"}, mode=mode)
+    with mpmath.workdps(DPS):
+        expected = float(mpmath.asinh(3) - mpmath.mpf("0.5"))
+    np.testing.assert_allclose(f(np.array([530983.5], dtype="float32")), [expected],
+                               rtol=4 * np.finfo(np.float32).eps)

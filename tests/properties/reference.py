@@ -74,6 +74,7 @@ the terms it is a sum of, ``T``, even where its value is tiny.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -232,10 +233,10 @@ def _real(value):
 def _apply(node, args):
     """The value of the real-valued ``node`` at the values ``args`` of its arguments."""
     try:
-        if node.is_Add:
-            value = mpmath.fsum(args)
+        if node.is_Add:  # exact: 1 + 3e-170 must not round to 1 (log1p rewrites see the difference)
+            value = functools.reduce(lambda a, b: mpmath.fadd(a, b, exact=True), args)
         elif node.is_Mul:
-            value = mpmath.fprod(args)
+            value = functools.reduce(lambda a, b: mpmath.fmul(a, b, exact=True), args)
         elif node.is_Pow:
             base, exponent = args
             if base == 0 and exponent <= 0:
@@ -249,7 +250,7 @@ def _apply(node, args):
 
 
 def _partial_magnitude(node, args, j):
-    """``|d node / d args[j]|`` by a central difference at 30 digits (one-sided at a domain edge)."""
+    """``|d node / d args[j]|`` from differences at 30 digits; infinite on the edge of the domain."""
     a = args[j]
     h = mpmath.mpf(10) ** -12 * max(1, abs(a))
     shifted = []
@@ -260,9 +261,11 @@ def _partial_magnitude(node, args, j):
             shifted.append((step, _apply(node, trial)))
         except Invalid:
             pass
+    if len(shifted) < 2:  # on the edge of the domain (asin at 1): no derivative there
+        return mpmath.inf
     base = _apply(node, args)
     # the smaller one-sided difference: at a jump (acot at 0) the other one is the jump / h
-    return min((abs(v - base) / h for _, v in shifted), default=mpmath.mpf(0))
+    return min(abs(v - base) / h for _, v in shifted)
 
 
 # ---------------------------------------------------------------------------- dtype facts
@@ -362,6 +365,9 @@ class Program:
         self.above = [frozenset(j for j in range(len(self.nodes)) if i in below[j])
                       for i in range(len(self.nodes))]
         self.is_boolean = not isinstance(expr, sp.Expr)
+        # (parent, lhs, rhs) of the equalities between real values
+        self.equalities = [(p, *self.children[p]) for p, node in enumerate(self.nodes)
+                           if isinstance(node, (sp.Eq, sp.Ne)) and len(self.children[p]) == 2]
         # (parent, child): the child is an argument at which the parent has a pole at 0
         self.poles = []
         for p, node in enumerate(self.nodes):
@@ -513,6 +519,8 @@ class Program:
                         partial = _partial_magnitude(node, args, j)
                         if isinstance(node, NON_SMOOTH):
                             partial, d = max(mpmath.mpf(1), partial), K_COMPOSED * eps
+                        elif node.is_Pow and j == 1:  # d/de b**e = b**e log(b): log of a rounded b near 1
+                            d = K_LIBM * eps * (1 + 1 / max(abs(mpmath.log(args[0])), eps))
                         else:
                             cancel = _LOCAL_CANCELLATION.get(type(node))
                             d = K_LIBM * eps * (cancel(args[0]) if cancel else 1)
@@ -525,13 +533,22 @@ class Program:
         """True when shifting node ``shifted`` moves the argument of a pole at 0 to or across 0.
 
         There the function is unbounded within the rounding error, so the
-        computed value may be infinite and no finite bound holds.
+        computed value may be infinite and no finite bound holds.  Likewise
+        when it moves the two sides of an ``Eq``/``Ne`` across each other: the
+        relation flips inside the shift, where the two ends do not show it.
         """
         for parent, child in self.poles:
             if parent not in self.above[shifted] or child not in trial or child not in memo:
                 continue
             a, b = memo[child], trial[child]
             if isinstance(a, mpmath.mpf) and (b == 0 or (a > 0) != (b > 0)):
+                return True
+        # an equality whose sides come within the shift: Eq(x + 2, 2) at x = 2e-12 in float32
+        for parent, lhs, rhs in self.equalities:
+            if parent not in self.above[shifted] or not all(c in memo and c in trial for c in (lhs, rhs)):
+                continue
+            a, b = memo[lhs] - memo[rhs], trial[lhs] - trial[rhs]
+            if a != 0 and (b == 0 or (a > 0) != (b > 0)):
                 return True
         return False
 
