@@ -39,6 +39,7 @@ from .backend import recursion_headroom
 from .errors import ShapeError, UnsupportedExpressionError
 from .mapping import EXACT_ON_INTEGERS, MAPPING
 from .matrices import MATRIX_OPAQUE, MatrixPrinterMixin
+from .special import SpecialFunctionPrinterMixin
 
 __all__ = ["TheanoPrinter", "PyTensorPrinter"]
 
@@ -56,7 +57,7 @@ def _is_integral(dtype: str) -> bool:
     return dtype.startswith(("int", "uint")) or dtype == "bool"
 
 
-class TheanoPrinter(MatrixPrinterMixin, Printer):
+class TheanoPrinter(SpecialFunctionPrinterMixin, MatrixPrinterMixin, Printer):
     """Printer that turns SymPy expressions into PyTensor graph variables.
 
     Parameters
