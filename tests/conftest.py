@@ -99,3 +99,19 @@ def mpmath_dps30():
         yield mpmath.mp
     finally:
         mpmath.mp.dps = old
+
+
+def code(expr, **kwargs):
+    """:func:`theano_code` with a private cache, so tests never share printed graphs."""
+    from sympy_theano_printer import theano_code
+
+    kwargs.setdefault("cache", {})
+    return theano_code(expr, **kwargs)
+
+
+def function(inputs, outputs, **kwargs):
+    """:func:`theano_function` with a private cache, so tests never share printed graphs."""
+    from sympy_theano_printer import theano_function
+
+    kwargs.setdefault("cache", {})
+    return theano_function(inputs, outputs, **kwargs)

@@ -7,27 +7,16 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 import sympy as sy
+from conftest import code, function
 
 from sympy_theano_printer import (
     MAPPING,
     TheanoPrinter,
     UnsupportedExpressionError,
-    theano_code,
-    theano_function,
 )
 
 x, y = sy.symbols("x y")
 EPS64 = np.finfo(np.float64).eps
-
-
-def code(expr, **kwargs):
-    kwargs.setdefault("cache", {})
-    return theano_code(expr, **kwargs)
-
-
-def function(inputs, outputs, **kwargs):
-    kwargs.setdefault("cache", {})
-    return theano_function(inputs, outputs, **kwargs)
 
 
 def mp_value(expr, **values):

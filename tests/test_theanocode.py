@@ -8,6 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 import sympy as sy
+from conftest import code, function
 from pytensor.compile.executor import Function
 
 import sympy_theano_printer as stp
@@ -23,17 +24,6 @@ x, y, z, t = sy.symbols("x y z t")
 X = sy.MatrixSymbol("X", 4, 4)
 Y = sy.MatrixSymbol("Y", 4, 4)
 f_t = sy.Function("f")(t)
-
-
-def code(expr, **kwargs):
-    """theano_code with a private cache, so tests do not share state."""
-    kwargs.setdefault("cache", {})
-    return theano_code(expr, **kwargs)
-
-
-def function(inputs, outputs, **kwargs):
-    kwargs.setdefault("cache", {})
-    return theano_function(inputs, outputs, **kwargs)
 
 
 # --------------------------------------------------------------------- symbols
