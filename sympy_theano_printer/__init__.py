@@ -11,9 +11,12 @@ is PyTensor, which this package uses as its engine):
 * :class:`UnsupportedExpressionError`, :class:`ShapeError`: the errors;
 * :func:`lambdify` (and ``sympy.lambdify(..., modules='theano')``, registered
   on import; :func:`unregister_lambdify` undoes it), :func:`ufuncify`
-  (a ``numpy.ufunc`` with no C build), :class:`NotElementwiseError`.
+  (a ``numpy.ufunc`` with no C build), :class:`NotElementwiseError`;
+* :func:`expand_compute` (and ``expr.expand(compute=True)``), :class:`xlogy`,
+  :func:`optimize_outputs` (``theano_function(..., optimize=True)``).
 """
 from .errors import ShapeError, UnsupportedExpressionError
+from .expand import expand_compute, xlogy
 from .mapping import MAPPING
 from .printer import PyTensorPrinter, TheanoPrinter
 from .theanocode import (
@@ -25,6 +28,7 @@ from .theanocode import (
     theano_code,
     theano_function,
 )
+from .optimize import optimize_outputs
 from .ufuncify import NotElementwiseError, ufuncify
 from .lambdify import lambdify, register as register_lambdify, unregister as unregister_lambdify
 from .lambdify import register_on_import as _register_lambdify_on_import
@@ -42,8 +46,10 @@ __all__ = [
     "TheanoPrinter",
     "UnsupportedExpressionError",
     "dim_handling",
+    "expand_compute",
     "global_cache",
     "lambdify",
+    "optimize_outputs",
     "pytensor_code",
     "pytensor_function",
     "register_lambdify",
@@ -51,4 +57,5 @@ __all__ = [
     "theano_function",
     "ufuncify",
     "unregister_lambdify",
+    "xlogy",
 ]

@@ -195,7 +195,8 @@ class CompiledFunction:
 
 
 def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
-                    broadcastables=None, dtypes=None, cache=None, assumptions=None, **kwargs):
+                    broadcastables=None, dtypes=None, cache=None, assumptions=None, optimize=False,
+                    **kwargs):
     """Compile SymPy expressions into a callable through PyTensor.
 
     Parameters
@@ -219,6 +220,19 @@ def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
         Facts about the inputs (``Q.positive_definite(S) & Q.fullrank(H)``)
         that the printer may use to choose routines; facts given with
         ``sympy.assuming`` count too.
+    optimize : bool or "fast"
+        Rewrite the outputs with SymPy before printing
+        (:func:`~sympy_theano_printer.optimize.optimize_outputs`):
+        :func:`~sympy_theano_printer.expand.expand_compute`, ``simplify``,
+        ``cse`` across all outputs and Horner/product forms; the candidate
+        whose rewritten PyTensor graph has the fewest scalar operations (then
+        apply nodes) under ``mode`` is compiled, the outputs as given being one
+        candidate.  True also applies the accuracy rewrites (``log1p``,
+        ``expm1``, ``hypot``, ``xlogy``, ...) whatever they cost; ``"fast"``
+        keeps them only where they are cheaper.  Costs the SymPy work
+        (``simplify`` dominates) plus 50-100 ms per candidate (4 candidates);
+        values are unchanged up to rounding.  Scalar outputs only; matrix
+        outputs pass through.
     **kwargs
         Passed to :func:`pytensor.function` (``mode=``, ``on_unused_input=``,
         ``allow_input_downcast=``, ...).  Without ``mode``, a graph of more than
@@ -262,6 +276,15 @@ def theano_function(inputs, outputs, scalar=False, *, dim=None, dims=None,
     output_list = [outputs] if single else list(outputs)
     if len(output_list) == 1:
         single = True
+
+    if optimize not in (False, True, "fast"):
+        raise ValueError(f"optimize must be True, False or 'fast', got {optimize!r}")
+    if optimize:
+        from .optimize import graph_cost, optimize_outputs
+
+        output_list = optimize_outputs(output_list, graph_cost(
+            settings=settings, dtypes=dtypes, broadcastables=broadcastables, mode=kwargs.get("mode")),
+            accurate=optimize is True)
 
     printer = TheanoPrinter(settings=settings, cache=cache)
     printed = printer.doprint_many(list(inputs) + output_list, dtypes, broadcastables)

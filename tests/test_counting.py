@@ -144,6 +144,7 @@ def test_hydrogen_rows_scalar_x(rows_scalar):
         "SymPy alone": (27, 17, 28),
         "PyTensor alone": (24, 18, 34),
         "SymPy + PyTensor": (17, 15, 26),
+        "optimize=True": (None, 14, 19),
     }
 
 
@@ -155,6 +156,7 @@ def test_hydrogen_rows_vector_x(rows_vector):
         "SymPy alone": (33, 28),
         "PyTensor alone": (16, 29),
         "SymPy + PyTensor": (15, 26),
+        "optimize=True": (14, 19),
     }
 
 
@@ -162,6 +164,14 @@ def test_sympy_simplify_beats_pytensor_alone(rows_scalar, rows_vector):
     for rows in (rows_scalar, rows_vector):
         assert rows["SymPy + PyTensor"].apply_nodes < rows["PyTensor alone"].apply_nodes
         assert rows["SymPy + PyTensor"].scalar_ops < rows["PyTensor alone"].scalar_ops
+
+
+def test_optimize_meets_the_issue_target(rows_scalar, rows_vector):
+    # issue 3, part 4: at most 20 scalar ops and at most 14 apply nodes, both settings of x
+    for rows in (rows_scalar, rows_vector):
+        row = rows["optimize=True"]
+        assert row.apply_nodes <= 14 and row.scalar_ops <= 20, row
+        assert row.scalar_ops < rows["SymPy + PyTensor"].scalar_ops
 
 
 def test_a_route_is_one_more_row():
