@@ -37,6 +37,7 @@ from pytensor.graph.basic import Constant, Variable
 from . import piecewise as _piecewise
 from .backend import recursion_headroom
 from .errors import ShapeError, UnsupportedExpressionError
+from .fallback import print_fallback
 from .mapping import EXACT_ON_INTEGERS, MAPPING
 from .matrices import MATRIX_OPAQUE, MatrixPrinterMixin
 from .special import SpecialFunctionPrinterMixin
@@ -421,8 +422,16 @@ class TheanoPrinter(SpecialFunctionPrinterMixin, MatrixPrinterMixin, Printer):
         return self._print_unmapped(expr)
 
     def _print_unmapped(self, expr):
-        """Last resort for an expression with no translation: raise the explanatory error."""
-        raise UnsupportedExpressionError(expr)
+        """Last resort for an expression with no native translation: a generated fallback op.
+
+        An applied SymPy function of scalar arguments for which SymPy can
+        generate code (``zeta``, ``LambertW``, ``bessely``, ``expint``, ``Ei``,
+        ``Si``, ``Ci``, ``fresnels``, ``airyai``, ``elliptic_k``, ...) becomes
+        ``Elemwise(SymPyScalarOp(...))`` applied to its printed arguments (see
+        :func:`~sympy_theano_printer.fallback.print_fallback`); anything else
+        raises :class:`UnsupportedExpressionError`.
+        """
+        return print_fallback(self, expr)
 
     # ------------------------------------------------------------------ control flow
     def _print_Piecewise(self, expr, **kwargs):
