@@ -12,11 +12,14 @@ is PyTensor, which this package uses as its engine):
 * :func:`lambdify` (and ``sympy.lambdify(..., modules='theano')``, registered
   on import; :func:`unregister_lambdify` undoes it), :func:`ufuncify`
   (a ``numpy.ufunc`` with no C build), :class:`NotElementwiseError`;
+* :class:`SymPyScalarOp`: the fallback scalar op generated from a SymPy
+  expression (used automatically for functions PyTensor has no op for);
 * :func:`expand_compute` (and ``expr.expand(compute=True)``), :class:`xlogy`,
   :func:`optimize_outputs` (``theano_function(..., optimize=True)``).
 """
 from .errors import ShapeError, UnsupportedExpressionError
 from .expand import expand_compute, xlogy
+from .fallback import SymPyScalarOp
 from .mapping import MAPPING
 from .printer import PyTensorPrinter, TheanoPrinter
 from .theanocode import (
@@ -43,6 +46,7 @@ __all__ = [
     "NotElementwiseError",
     "PyTensorPrinter",
     "ShapeError",
+    "SymPyScalarOp",
     "TheanoPrinter",
     "UnsupportedExpressionError",
     "dim_handling",
