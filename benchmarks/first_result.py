@@ -15,17 +15,23 @@ Python process (imports excluded):
   the same expression;
 
 each both as the first compilation of the process and after the process
-compiled an unrelated expression with the same route ("warm process"), which
-separates the one-time cost of initialising Numba/PyTensor from the cost of
-the expression.
+compiled an unrelated expression with the same route and waited for it
+("warm process"), which separates the one-time cost of initialising
+Numba/PyTensor from the cost of the expression.  ``--runs k`` reports the
+best of k child processes per cell (other processes on the machine only ever
+add time).  ``theano`` answers the first calls while its kernel compiles in a
+background thread; ``theano sync`` (``background=False``) waits for it.
 
 Part 2, *steady state*: best of ``--repeat`` calls on N points (float64),
-N = 1e3 ... 1e7, after a warm-up call.  Routes: ``theano`` (the default
-element-wise kernel, split over the cores for large N), ``theano 1 thread``
-(``parallel=False``), ``theano NUMBA`` / ``theano CVM`` (``mode=``, one
-``pytensor.function``), ``ufuncify``, numpy ``lambdify``, symengine
-``Lambdify`` (LLVM back end) and autowrap's ``ufuncify`` (numpy back end).
-Peers that are not installed are left out.
+N = 1e3 ... 1e7, after a warm-up call (and, for ``theano``, after its
+kernel finished compiling in the background).  Routes: ``theano`` (the
+default element-wise kernel, vectorised flat loop for large N, split over the
+cores), ``theano 1 thread`` (``parallel=False``), ``theano NUMBA`` /
+``theano CVM`` (``mode=``, one ``pytensor.function``), ``ufuncify``, numpy
+``lambdify`` (SciPy added for the special functions), symengine ``Lambdify``
+(LLVM back end), autowrap's ``ufuncify`` (numpy back end), numexpr and
+``jax.jit`` (64-bit).  Peers that are not installed, or that cannot
+translate an expression, are left out.
 
 The machine's load average is printed with the results: other processes on
 the machine distort both parts.  ``--clock cpu`` times the steady state with
@@ -55,20 +61,23 @@ EXPRESSIONS = {
     "sum of 30 sin*exp terms": (
         "exprs = [sympy.Add(*[sympy.sin(k * x) * sympy.exp(-k * x**2) / k for k in range(1, 31)])]",
         (-1.0, 1.0)),
+    "gamma + erf + besselj(0, x)": (
+        "exprs = [sympy.gamma(x) + sympy.erf(x) + sympy.besselj(0, x)]", (0.1, 5.0)),
 }
 
 #: How each route builds a callable ``fn`` from ``exprs`` over ``x`` (first-result part).
 BUILDERS = {
     "theano": "fn = sympy.lambdify([x], exprs, 'theano')",
+    "theano sync": "fn = stp.lambdify([x], exprs, background=False)",
     "theano NUMBA": "fn = sympy.lambdify([x], exprs, 'theano', mode='NUMBA')",
     "theano CVM": "fn = sympy.lambdify([x], exprs, 'theano', mode='CVM')",
     "ufuncify": "fn = stp.ufuncify([x], exprs if len(exprs) > 1 else exprs[0])",
-    "numpy": "fn = sympy.lambdify([x], exprs, 'numpy')",
+    "numpy": "fn = sympy.lambdify([x], exprs, ['scipy', 'numpy'])",
     "symengine": ("import symengine\n"
                   "fn = symengine.Lambdify([symengine.Symbol('x')], [symengine.sympify(e) "
                   "for e in exprs], backend='llvm')"),
 }
-CACHED = {"theano", "theano NUMBA", "theano CVM", "ufuncify"}
+CACHED = {"theano", "theano sync", "theano NUMBA", "theano CVM", "ufuncify"}
 
 CHILD = """
 import sys, time
@@ -79,6 +88,8 @@ if {warm}:
     exprs = [sympy.cos(x) * x + 3]
     {builder_indented}
     fn(np.linspace(0.5, 1.5, 1000))
+    if hasattr(fn, "wait_compiled"):
+        fn.wait_compiled()  # a warm process: the kernel machinery is loaded and idle
 {setup}
 xs = np.linspace({lo}, {hi}, 1000)
 t0 = time.perf_counter()
@@ -111,23 +122,43 @@ def _available(route):
     return True
 
 
-def first_result(routes, results):
+def _best_child(source, compiledir, runs, fresh):
+    """Best of ``runs`` children; ``fresh``: each in a new, empty copy of the compile directory."""
+    best = None
+    for _ in range(runs):
+        if fresh:
+            with tempfile.TemporaryDirectory() as d:
+                v = _run_child(source, d)
+        else:
+            v = _run_child(source, compiledir)
+        if isinstance(v, str):
+            return v
+        best = v if best is None else min(best, v)
+    return best
+
+
+def first_result(routes, results, runs=1, names=None):
     print("\n## Time to first result (s): lambdify/ufuncify/Lambdify + first call on 1,000 points\n")
     print("| expression | route | cold, first in process | cold, warm process "
           "| compiled before, first in process | compiled before, warm process |")
     print("|---|---|---|---|---|---|")
     for name, (setup, (lo, hi)) in EXPRESSIONS.items():
+        if names and name not in names:
+            continue
         for route in routes:
             if not _available(route):
                 continue
             builder = BUILDERS[route]
             row = []
-            with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
-                row.append(_run_child(_child_source(setup, builder, lo, hi, False), d1))
-                row.append(_run_child(_child_source(setup, builder, lo, hi, True), d2))
+            with tempfile.TemporaryDirectory() as d1:
+                cold = _child_source(setup, builder, lo, hi, False)
+                warm = _child_source(setup, builder, lo, hi, True)
+                row.append(_best_child(cold, None, runs, True))
+                row.append(_best_child(warm, None, runs, True))
                 if route in CACHED:
-                    row.append(_run_child(_child_source(setup, builder, lo, hi, False), d1))
-                    row.append(_run_child(_child_source(setup, builder, lo, hi, True), d2))
+                    _run_child(cold, d1)  # compile once into d1
+                    row.append(_best_child(cold, d1, runs, False))
+                    row.append(_best_child(warm, d1, runs, False))
                 else:
                     row += ["(no cache)", "(no cache)"]
             results.setdefault("first", {}).setdefault(name, {})[route] = row
@@ -136,6 +167,7 @@ def first_result(routes, results):
 
 
 def _steady_routes(exprs, x):
+    import numpy as np
     import sympy
 
     import sympy_theano_printer as stp
@@ -146,7 +178,7 @@ def _steady_routes(exprs, x):
         "theano NUMBA": lambda: sympy.lambdify([x], exprs, "theano", mode="NUMBA"),
         "theano CVM": lambda: sympy.lambdify([x], exprs, "theano", mode="CVM"),
         "ufuncify": lambda: stp.ufuncify([x], exprs if len(exprs) > 1 else exprs[0]),
-        "numpy": lambda: sympy.lambdify([x], exprs, "numpy"),
+        "numpy": lambda: sympy.lambdify([x], exprs, ["scipy", "numpy"]),
     }
     try:
         import symengine
@@ -163,6 +195,24 @@ def _steady_routes(exprs, x):
                         tempdir=tempfile.mkdtemp(prefix="autowrap_"))
 
     out["autowrap ufuncify"] = autowrap
+    try:
+        import numexpr  # noqa: F401
+
+        out["numexpr"] = lambda: sympy.lambdify([x], exprs, "numexpr")
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+        def jitted():
+            fn = jax.jit(sympy.lambdify([x], exprs, "jax"))
+            return lambda a: [np.asarray(r) for r in jax.block_until_ready(fn(a))]
+
+        out["jax jit"] = jitted
+    except ImportError:
+        pass
     return out
 
 
@@ -193,21 +243,32 @@ def steady_state(sizes, repeat, results, clock="wall"):
             if clock == "cpu" and route == "theano":
                 continue
             try:
-                fns[route] = make()
+                fn = make()
+                with np.errstate(all="ignore"):
+                    fn(np.linspace(lo, hi, 1000))
             except Exception as err:  # noqa: BLE001 - a peer that cannot build is reported
                 print(f"<!-- {route} failed to build for {name}: {err!r:.100} -->")
+                continue
+            if hasattr(fn, "wait_compiled"):
+                fn.wait_compiled()  # steady state: the kernel, not the early answers
+            fns[route] = fn
         if header is None:
             header = list(fns)
             print("| expression | N | " + " | ".join(header)
-                  + " | ours / fastest of numpy, symengine |")
+                  + " | ours / fastest of numpy, symengine, numexpr, jax |")
             print("|---|---|" + "---|" * (len(header) + 1))
         for n in sizes:
             xs = np.linspace(lo, hi, n)
             ref = None
             times = {}
-            for route, fn in fns.items():
+            for route, fn in list(fns.items()):
                 with np.errstate(all="ignore"):
-                    val = fn(xs)
+                    try:
+                        val = fn(xs)
+                    except Exception as err:  # noqa: BLE001 - e.g. JAX without besselj
+                        print(f"<!-- {route} failed on {name}: {err!r:.100} -->")
+                        del fns[route]
+                        continue
                     parts = val if isinstance(val, (list, tuple)) else [val]
                     flat = np.concatenate([np.ravel(v) for v in parts])
                     if ref is None:
@@ -216,7 +277,7 @@ def steady_state(sizes, repeat, results, clock="wall"):
                         print(f"<!-- {route} disagrees on {name} -->")
                     reps = repeat if n < 10**7 else max(2, repeat // 2)
                     times[route] = _best(fn, xs, reps, clock)
-            peers = [times[r] for r in ("numpy", "symengine") if r in times]
+            peers = [times[r] for r in ("numpy", "symengine", "numexpr", "jax jit") if r in times]
             ours = times.get("theano", times["theano 1 thread"])
             ratio = ours / min(peers) if peers else float("nan")
             results.setdefault("steady", {}).setdefault(name, {})[n] = times
@@ -231,6 +292,10 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--routes", default=",".join(BUILDERS),
                         help="first-result routes, comma-separated")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="first-result part: best of this many child processes per cell")
+    parser.add_argument("--only", default="", help="expressions to measure (comma-separated "
+                        "prefixes of their names; default all)")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="steady state: wall clock, or the process's CPU time")
@@ -238,7 +303,9 @@ def main(argv=None):
     results = {"loadavg_start": os.getloadavg()}
     print(f"load average at start: {results['loadavg_start']}, CPUs: {os.cpu_count()}")
     if args.part in ("first", "both"):
-        first_result([r.strip() for r in args.routes.split(",")], results)
+        names = [n for n in EXPRESSIONS
+                 if any(n.startswith(p.strip()) for p in args.only.split(",") if p.strip())]
+        first_result([r.strip() for r in args.routes.split(",")], results, args.runs, names)
     if args.part in ("steady", "both"):
         sizes = [10**k for k in (range(3, 6) if args.quick else range(3, 8))]
         steady_state(sizes, args.repeat, results, args.clock)

@@ -44,7 +44,8 @@ computed by compiled code:
   arguments (:func:`~sympy_theano_printer.ufuncify.compile_kernel`), compiled
   once per tuple of input dtypes; NumPy broadcasting, any number of
   dimensions, no lock (the kernel has no shared state and releases the GIL),
-  and large arrays split over the CPU cores;
+  and large arrays split over the CPU cores (each thread under the caller's
+  ``np.errstate``);
 * **PyTensor route** (``MatrixSymbol`` arguments, matrix expressions, or a
   ``mode`` given): one ``pytensor.function`` per signature (dtype and
   broadcastable pattern of every argument) through
@@ -52,6 +53,27 @@ computed by compiled code:
 
 Outputs that depend on no argument are evaluated by SymPy once and returned as
 NumPy scalars, as ``lambdify(..., 'numpy')`` returns the constant itself.
+
+First calls: the kernel compiles in the background
+--------------------------------------------------
+Compiling a kernel takes 0.2-1.5 s (Numba), and the first one in a process
+0.3-0.6 s more (importing and initialising Numba and PyTensor's Numba back
+end).  So, on the element-wise route, the first float64 call of a kernel that
+is not on disk yet (or that is, while this process has not loaded Numba) does
+not wait for it: it starts the compilation in a background thread and is
+answered by ``pytensor.function`` of the same printed graph with PyTensor's
+Python linker and no rewrites (built in milliseconds; NumPy/SciPy
+implementations of the same ops, so the same output dtypes and shapes, and
+values within a few ulps).  Calls on at most ``EARLY_MAX_SIZE`` elements keep
+being answered that way until the kernel is ready; larger calls wait for it.
+The switch is one dictionary store, so every thread sees either the Python
+function (called under its lock) or the kernel.  Only graphs that are
+element-wise node by node are answered early; others, other dtypes, and
+``lambdify(..., background=False)`` compile on the first call.
+:meth:`LambdifiedFunction.wait_compiled` waits for the background work (the
+interpreter also waits for it at exit, so the kernel reaches the disk cache).
+While a kernel compiles, the compilation thread competes for the GIL with the
+caller's Python code.
 
 Why the element-wise Numba kernel is the default
 ------------------------------------------------
@@ -65,7 +87,9 @@ expressions, against the same expressions through ``pytensor.function``
   because the kernel is found by a key of the SymPy expression (no printing,
   no rewriting) and Numba's cached gufunc wrapper loads in milliseconds;
 * cold: 0.38-1.4 s, against 0.48-2.4 s (NUMBA) and 0.49-0.95 s (CVM); the
-  first compilation in a process adds 0.3-0.5 s of Numba start-up to all;
+  first compilation in a process adds 0.3-0.5 s of Numba start-up to all
+  (compile times measured with ``background=False``; by default the first
+  result does not wait for them, see above);
 * steady state, one thread: within 10% of the faster of the two, or faster
   (a ``Piecewise`` evaluates one branch per element: 4-8x faster than
   NUMBA, 2x than CVM), and without a lock, so threads and the core split
@@ -75,11 +99,51 @@ For matrix expressions the PyTensor route keeps ``choose_mode``'s choice
 (NUMBA): a pip-installed PyTensor's C back end cannot link BLAS, and NUMBA
 ran a 200x200 product-and-solve 2x faster than CVM.
 
-Limits: Numba has no vector math library here (the pip ``llvmlite`` lacks
-SVML), so an expression dominated by one ``exp`` (the normal pdf) runs about
-2.5x slower per core than NumPy's SIMD ``exp`` at N = 1e4-1e5 (1.5x at 1e6,
-at par at 1e7); Numba-built ufuncs do not take ``where=``; compiled kernels
-stay loaded for the life of the process.
+Large arrays: a vectorised loop
+-------------------------------
+A kernel without branches also gets a plain loop over flat C-contiguous
+arrays (:attr:`~sympy_theano_printer.ufuncify.Kernel.contiguous`), compiled
+with glibc's vector math library ``libmvec`` as LLVM's vector library, so
+``exp``, ``sin``, ``log``... run 4 elements per instruction (see
+:func:`~sympy_theano_printer.ufuncify.vector_math_enabled`; Intel's SVML,
+Numba's own choice, is not usable with the pip ``llvmlite``).  Calls on at
+least ``FLAT_MIN_SIZE`` elements whose arguments are C-contiguous arrays of
+the full shape (or single values) take it; the rest take the ufunc.  Either
+is split over the cores from ``2 * PARALLEL_MIN_SIZE`` elements, into chunks
+of at least ``PARALLEL_MIN_SECONDS`` of work as measured on earlier calls
+(handing a chunk to another thread cost up to tens of milliseconds on the
+loaded machine, more than the vectorised loop needs for 1e5 elements); the
+flat loop's chunk boundaries are multiples of 64 elements, so the split never
+changes a value.  Its
+results are within a few ulp of the ufunc's (libmvec: at most 4 ulp per
+function).  Floating-point exceptions: the loop returns the flags it raised;
+if ``np.errstate`` acts on any of them, the ufunc recomputes the call and
+reports them exactly as NumPy does (vector code may raise flags for lanes the
+element-wise code never computes).
+
+CPU time per call on the benchmark expressions (this route with
+``parallel=False``, float64, best of 5 calls interleaved with the peers in one
+run of a script like ``benchmarks/first_result.py --part steady --clock cpu``
+on the shared 2-core machine, load average about 8, which makes wall times
+meaningless; ``N = 1e6`` / ``1e7``, milliseconds; JAX's time sums its
+threads):
+
+==========================  ===========  ===========  ===========  ===========
+expression                  this route   NumPy        symengine    jax.jit
+==========================  ===========  ===========  ===========  ===========
+R_nl(6, 2) and derivative   1.0 / 19     22 / 522     5.8 / 62     2.4 / 114
+normal pdf                  0.74 / 13    2.0 / 33     3.7 / 41     1.7 / 67
+4-piece Piecewise (ufunc)   2.6 / 30     16 / 346     3.2 / 37     11 / 192
+sum of 30 sin*exp terms     53 / 551     314 / 5250   290 / 2870   248 / 2600
+gamma + erf + besselj(0)    19 / 207     217 / 2320   fails        fails
+==========================  ===========  ===========  ===========  ===========
+
+(NumPy with SciPy for the special functions; numexpr was slower than NumPy
+or symengine on the first four and cannot print ``besselj``.)
+
+Limits: Numba-built ufuncs do not take ``where=``; compiled kernels stay
+loaded for the life of the process; a ``Piecewise`` keeps the element-wise
+ufunc (vectorising it would evaluate every branch).
 """
 from __future__ import annotations
 
@@ -90,6 +154,7 @@ import os
 import sys
 import textwrap
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -106,7 +171,15 @@ from .backend import LARGE_GRAPH_NODES, choose_mode, count_apply_nodes, graph_de
 from .errors import ShapeError, UnsupportedExpressionError
 from .printer import TheanoPrinter
 from .theanocode import CompiledFunction
-from .ufuncify import NotElementwiseError, compile_kernel, expression_key, print_graph, recorded
+from .ufuncify import (
+    NotElementwiseError,
+    compile_kernel,
+    expression_key,
+    kernels_loaded,
+    print_graph,
+    fp_errors_matter,
+    recorded,
+)
 
 __all__ = [
     "LambdifiedFunction",
@@ -123,6 +196,16 @@ MODULE_NAMES = ("theano", "pytensor")
 
 #: Arrays with at least this many elements are split over the CPU cores.
 PARALLEL_MIN_SIZE = 1 << 15
+
+#: Arrays with at least this many elements run the kernel's vectorised flat loop, if it has one.
+FLAT_MIN_SIZE = 1 << 10
+
+#: Large calls are split over threads in chunks of at least this much measured work (seconds).
+PARALLEL_MIN_SECONDS = 1e-3
+
+#: While a kernel compiles in the background, calls on at most this many elements are
+#: answered by PyTensor's Python implementations of the same graph; larger ones wait.
+EARLY_MAX_SIZE = 1 << 16
 
 _sympy_utilities_lambdify = sys.modules["sympy.utilities.lambdify"]
 #: SymPy's own lambdify (unwrapped, should this module be imported again after registering).
@@ -423,7 +506,8 @@ def _scalarize(r):
 class _Group:
     """Outputs computed by one kernel: those that depend on exactly the same arguments."""
 
-    __slots__ = ("args", "leaves", "kernels", "printed", "disk_keys")
+    __slots__ = ("args", "leaves", "kernels", "printed", "disk_keys", "pending", "no_early",
+                 "cost")
 
     def __init__(self, args, leaves):
         self.args = args        # argument indices, in argument order
@@ -431,6 +515,111 @@ class _Group:
         self.kernels = {}       # dtype tuple -> Kernel
         self.printed = {}       # dtype tuple -> graph printed ahead of the first call
         self.disk_keys = {}     # dtype tuple -> key of the recorded kernel
+        self.pending = {}       # dtype tuple -> _Pending (kernel compiling in the background)
+        self.no_early = set()   # dtype tuples whose background compilation failed
+        self.cost = {}          # (dtype tuple, path) -> seconds per element and thread (best seen)
+
+
+def _only_elementwise(tin, tout) -> bool:
+    """Whether the printed graph is element-wise node by node (so it may run on raveled inputs).
+
+    Every apply node must be an ``Elemwise``, a ``DimShuffle`` that only adds or
+    drops broadcastable dimensions, an ``Alloc`` or ``SpecifyShape`` whose
+    extra inputs are constants, with outputs of at most one dimension (as the
+    inputs), and every constant must hold one value.
+    """
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import applys_between
+    from pytensor.tensor.basic import Alloc
+    from pytensor.tensor.elemwise import DimShuffle, Elemwise
+    from pytensor.tensor.shape import SpecifyShape
+
+    for node in applys_between(tin, tout):
+        op = node.op
+        if any(getattr(o.type, "ndim", 2) > 1 for o in node.outputs):
+            return False
+        if isinstance(op, DimShuffle):
+            kept = [d for d in op.new_order if d != "x"]
+            if kept != sorted(kept):
+                return False
+        elif isinstance(op, (Alloc, SpecifyShape)):
+            if not all(isinstance(i, Constant) for i in node.inputs[1:]):
+                return False
+        elif not isinstance(op, Elemwise):
+            return False
+        for i in node.inputs:
+            if isinstance(i, Constant) and np.size(i.data) != 1:
+                return False
+    return True
+
+
+def _binary_sums_and_products(tin, tout):
+    """The graph with every n-ary ``Add``/``Mul`` (n > 2) as a chain of binary ones.
+
+    PyTensor's Python implementation of an ``Elemwise`` calls NumPy's ufunc
+    only for the ufunc's number of inputs (2 for ``add``/``multiply``); an
+    n-ary sum or product runs the scalar implementation once per element
+    (0.4 s for the 30-term benchmark sum on 1,000 points).  The inputs of a
+    chain are first cast to the node's output dtype, which is the dtype the
+    n-ary node computes in.
+    """
+    import functools
+
+    import pytensor.scalar as ps
+    import pytensor.tensor as pt
+    from pytensor.graph.traversal import applys_between, toposort
+    from pytensor.tensor.elemwise import Elemwise
+
+    nodes = [n for n in toposort(tout, blockers=tin) if n in set(applys_between(tin, tout))]
+    memo: dict = {}
+    for node in nodes:
+        ins = [memo.get(i, i) for i in node.inputs]
+        op = node.op
+        binary = {ps.Add: pt.add, ps.Mul: pt.mul}.get(type(getattr(op, "scalar_op", None)))
+        if isinstance(op, Elemwise) and binary is not None and len(ins) > 2:
+            dtype = node.outputs[0].type.dtype
+            ins = [i if i.type.dtype == dtype else pt.cast(i, dtype) for i in ins]
+            outs = [functools.reduce(binary, ins)]
+        elif any(a is not b for a, b in zip(ins, node.inputs)):
+            outs = node.clone_with_new_inputs(ins, strict=False).outputs
+        else:
+            continue
+        memo.update(zip(node.outputs, outs))
+    return [memo.get(o, o) for o in tout]
+
+
+class _Pending:
+    """A kernel compiling in a background thread, and the Python function that answers meanwhile.
+
+    ``function`` is ``pytensor.function`` of the printed (unrewritten) graph
+    with PyTensor's Python linker and no rewrites: it builds in milliseconds
+    and needs neither Numba nor a C compiler.  It has the output dtypes of the
+    kernel (the same graph; rewrites keep types) and is called under a lock
+    (a PyTensor ``Function`` keeps its inputs in shared storage).
+    """
+
+    __slots__ = ("function", "out_dtypes", "lock", "done", "error", "thread")
+
+    def __init__(self, tin, tout):
+        from pytensor.compile.mode import Mode
+
+        self.function = pytensor.function(list(tin), _binary_sums_and_products(tin, tout),
+                                          mode=Mode(linker="py", optimizer=None),
+                                          on_unused_input="ignore")
+        self.out_dtypes = tuple(np.dtype(o.type.dtype) for o in tout)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error = None
+        self.thread = None
+
+    def evaluate(self, ins, shape):
+        """The outputs for inputs ``ins`` broadcast to ``shape`` (one array per output)."""
+        n = math.prod(shape)
+        flat = [np.broadcast_to(a, shape).reshape(n) for a in ins]
+        with self.lock:  # floating-point warnings follow np.errstate, as the kernel's do
+            outs = self.function(*flat)
+        return [np.broadcast_to(np.asarray(o), (n,)).reshape(shape).astype(d)
+                for o, d in zip(outs, self.out_dtypes)]
 
 
 class LambdifiedFunction:
@@ -461,8 +650,13 @@ class LambdifiedFunction:
         Compiled code by input signature (read-only view for inspection).
     """
 
-    def __init__(self, spec, expr, *, printer, mode, parallel, doc, compile_kwargs):
+    def __init__(self, spec, expr, *, printer, mode, parallel, doc, compile_kwargs,
+                 background=True):
         self.args = spec.args
+        self._background = bool(background)
+        self._count_lock = threading.Lock()
+        #: Calls answered by the Python implementations while a kernel compiled.
+        self.early_calls = 0
         self.expr = expr
         self._spec = spec
         self._printer = printer
@@ -496,7 +690,11 @@ class LambdifiedFunction:
         """Print each group for float64 inputs now, unless a process compiled it before.
 
         Translation errors surface here, at lambdify time, and the printed
-        graph serves the first float64 call.  A graph of more than
+        graph serves the first float64 call.  A kernel compiled before is
+        printed all the same while this process has not loaded Numba yet
+        (loading Numba and PyTensor's Numba back end takes 0.3-0.6 s, printing
+        milliseconds): the first calls are then answered while the kernel
+        loads in the background.  A graph of more than
         ``LARGE_GRAPH_NODES`` nodes sends the function to the PyTensor route
         (Numba's compile time grows steeply with the size of one kernel; the
         C back end's does not).
@@ -508,7 +706,7 @@ class LambdifiedFunction:
             cses = spec.needed_cses(exprs)
             if self._printer is None:
                 g.disk_keys[sig] = key = _disk_key(spec, g, sig, cses)
-                if recorded(key):
+                if recorded(key) and (_numba_loaded() or not self._background):
                     continue
             args = [spec.args[i] for i in g.args]
             printed = print_graph(self._new_printer(), args, exprs, ["float64"] * len(args), cses)
@@ -559,44 +757,157 @@ class LambdifiedFunction:
         sig = tuple([a.dtype for a in ins])
         kernel = g.kernels.get(sig)
         if kernel is None:
-            kernel = self._compile_group(g, sig)
-        ufunc = kernel.ufunc
+            kernel = self._kernel_or_early(g, sig, ins, results)
+            if kernel is None:
+                return
+        shape = ins[0].shape
+        if any(a.shape != shape for a in ins):
+            shape = np.broadcast_shapes(*[a.shape for a in ins])
+        size = math.prod(shape)
+        threads = 1
+        if self._parallel > 1 and size >= 2 * PARALLEL_MIN_SIZE:
+            threads = min(self._parallel, size // PARALLEL_MIN_SIZE)
         out = None
-        if self._parallel > 1:
-            shape = ins[0].shape
-            if any(a.shape != shape for a in ins):
-                shape = np.broadcast_shapes(*[a.shape for a in ins])
-            size = math.prod(shape)
-            if size >= 2 * PARALLEL_MIN_SIZE:
-                out = _run_chunked(ufunc, ins, shape, kernel.out_dtypes,
-                                   min(self._parallel, size // PARALLEL_MIN_SIZE))
+        if kernel.contiguous is not None and size >= FLAT_MIN_SIZE:
+            out = self._timed(g, (sig, "flat"), size, threads,
+                              lambda n: _run_flat(kernel, ins, shape, size, n))
+        if out is None and threads > 1:
+            out = self._timed(g, (sig, "ufunc"), size, threads,
+                              lambda n: _run_chunked(kernel.ufunc, ins, shape, kernel.out_dtypes, n)
+                              if n > 1 else kernel.ufunc(*ins))
         if out is None:
-            out = ufunc(*ins)
+            out = kernel.ufunc(*ins)
         if len(g.leaves) == 1:
             results[g.leaves[0]] = _scalarize(out)
         else:
             for i, r in zip(g.leaves, out):
                 results[i] = _scalarize(r)
 
-    def _compile_group(self, g, sig):
-        with self._lock:
-            kernel = g.kernels.get(sig)
-            if kernel is not None:
-                return kernel
-            spec = self._spec
-            args = [spec.args[i] for i in g.args]
-            exprs = [spec.leaves[i] for i in g.leaves]
-            cses = spec.needed_cses(exprs)
-            disk_key = g.disk_keys.get(sig)
-            if disk_key is None and self._printer is None:
-                disk_key = _disk_key(spec, g, sig, cses)
-            kernel = compile_kernel(args, exprs, [d.name for d in sig], cses=cses,
-                                    printer=self._new_printer(),
-                                    name="lambdified_kernel", disk_key=disk_key,
-                                    printed=g.printed.pop(sig, None))
-            g.kernels[sig] = kernel
-            self.signatures[(g.args, tuple(d.str for d in sig))] = kernel
+    @staticmethod
+    def _timed(g, key, size, threads, run):
+        """``run(n)`` with ``n`` threads: only as many as give each ``PARALLEL_MIN_SECONDS`` of work.
+
+        A thread's hand-off costs tens of microseconds on an idle machine and up
+        to tens of milliseconds on a loaded one, more than a vectorised loop
+        takes for 1e5 elements; so the work per element is measured on the
+        kernel's earlier calls (best seen) and the first call runs in one thread.
+        """
+        cost = g.cost.get(key)
+        n = 1 if cost is None else max(1, min(threads, int(size * cost / PARALLEL_MIN_SECONDS)))
+        t0 = time.perf_counter()
+        out = run(n)
+        if out is not None:
+            per = (time.perf_counter() - t0) * n / size
+            if cost is None or per < cost:
+                g.cost[key] = per
+        return out
+
+    def _kernel_or_early(self, g, sig, ins, results):
+        """The kernel for ``sig``; or, while it compiles in the background, the results themselves.
+
+        The first call of a signature whose graph was printed ahead (float64,
+        not compiled before by any process) starts the Numba compilation in a
+        background thread and answers with :class:`_Pending`'s Python function;
+        so do later calls on at most :data:`EARLY_MAX_SIZE` elements until the
+        kernel is ready, when it replaces the Python function for every caller.
+        Larger calls wait for the kernel.  Returns None when ``results`` were
+        filled in.
+        """
+        p = g.pending.get(sig)
+        start = False
+        if p is None:
+            with self._lock:
+                kernel = g.kernels.get(sig)
+                if kernel is not None:
+                    return kernel
+                p = g.pending.get(sig)
+                if p is None:
+                    printed = g.printed.get(sig)
+                    if (not self._background or printed is None or sig in g.no_early
+                            or not _only_elementwise(*printed)):
+                        return self._compile_group_locked(g, sig)
+                    try:
+                        p = _Pending(*printed)
+                    except Exception:  # noqa: BLE001 - no early answers: compile and wait
+                        g.no_early.add(sig)
+                        return self._compile_group_locked(g, sig)
+                    g.pending[sig] = p
+                    start = True
+        try:
+            if not p.done.is_set():
+                shape = ins[0].shape
+                if any(a.shape != shape for a in ins):
+                    shape = np.broadcast_shapes(*[a.shape for a in ins])
+                if math.prod(shape) <= EARLY_MAX_SIZE:
+                    outs = p.evaluate(ins, shape)
+                    with self._count_lock:  # not self._lock: a compilation may hold that one
+                        self.early_calls += 1
+                    for i, r in zip(g.leaves, outs):
+                        results[i] = _scalarize(r)
+                    return None
+        finally:
+            if start:
+                p.thread = threading.Thread(target=self._compile_in_background, args=(g, sig, p),
+                                            name="sympy_theano_printer-compile")
+                p.thread.start()
+        p.done.wait()
+        if p.error is not None:
+            raise p.error
+        return g.kernels[sig]
+
+    def _compile_in_background(self, g, sig, p):
+        try:
+            kernel = self._build_kernel(g, sig, g.printed.get(sig))
+            with self._lock:
+                self._store_kernel(g, sig, kernel)
+        except BaseException as err:  # noqa: BLE001 - handed to the callers
+            with self._lock:
+                p.error = err
+                g.no_early.add(sig)
+                del g.pending[sig]
+        finally:
+            p.done.set()
+
+    def wait_compiled(self, timeout=None) -> bool:
+        """Wait for the kernels compiling in the background; True if none is left.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most (None: until they are done).
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        for g in self._groups:
+            for p in list(g.pending.values()):
+                left = None if end is None else max(0.0, end - time.monotonic())
+                if not p.done.wait(left):
+                    return False
+        return True
+
+    def _compile_group_locked(self, g, sig):
+        kernel = g.kernels.get(sig)
+        if kernel is not None:
             return kernel
+        kernel = self._build_kernel(g, sig, g.printed.get(sig))
+        self._store_kernel(g, sig, kernel)
+        return kernel
+
+    def _store_kernel(self, g, sig, kernel):
+        g.kernels[sig] = kernel
+        g.printed.pop(sig, None)
+        self.signatures[(g.args, tuple(d.str for d in sig))] = kernel
+
+    def _build_kernel(self, g, sig, printed):
+        spec = self._spec
+        args = [spec.args[i] for i in g.args]
+        exprs = [spec.leaves[i] for i in g.leaves]
+        cses = spec.needed_cses(exprs)
+        disk_key = g.disk_keys.get(sig)
+        if disk_key is None and self._printer is None:
+            disk_key = _disk_key(spec, g, sig, cses)
+        return compile_kernel(args, exprs, [d.name for d in sig], cses=cses,
+                              printer=self._new_printer(), name="lambdified_kernel",
+                              disk_key=disk_key, printed=printed, contiguous=True)
 
     def _run_general(self, arrays, results):
         key = tuple((a.dtype.str, tuple(n == 1 for n in a.shape)) for a in arrays)
@@ -683,6 +994,11 @@ def _elementwise_ok(spec) -> bool:
     return True
 
 
+def _numba_loaded() -> bool:
+    """Whether this process has loaded a kernel already (so loading another one is quick)."""
+    return kernels_loaded()
+
+
 def _disk_key(spec, group, sig, cses):
     """Key of a group's kernel that does not depend on symbol names or dummy indices."""
     return expression_key([spec.args[i] for i in group.args], [spec.leaves[i] for i in group.leaves],
@@ -711,6 +1027,50 @@ def _names(node, originals):
     return "[" + ", ".join(_names(n, originals) for n in node) + "]"
 
 
+def _run_flat(kernel, ins, shape, n, nchunks):
+    """Run the kernel's vectorised flat loop, in ``nchunks`` threads; None if the inputs do not fit.
+
+    Inputs must each be C-contiguous with the full broadcast ``shape``, or hold
+    one value (repeated into a full array).  Chunk boundaries are multiples of
+    64 elements, so every element is computed by the same (vector or scalar)
+    code whatever the number of chunks.  If the loop raised floating-point
+    exceptions that ``np.errstate`` does not ignore, returns None: the
+    element-wise kernel recomputes the call and reports them as it always does.
+    """
+    flat = []
+    for a in ins:
+        if not a.dtype.isnative:  # the loop takes native arrays only; the ufunc casts
+            return None
+        if a.shape == shape and a.flags.c_contiguous:
+            flat.append(a.reshape(n))
+        elif a.size == 1:
+            flat.append(np.full(n, a.reshape(()), dtype=a.dtype))
+        else:
+            return None
+    outs = [np.empty(n, dtype=d) for d in kernel.out_dtypes]
+    if nchunks <= 1:
+        flags = kernel.run_contiguous(flat, outs)
+    else:
+        step = -(-n // (64 * nchunks)) * 64
+        bounds = [min(n, k * step) for k in range(nchunks + 1)]
+
+        def run(k):
+            sl = slice(bounds[k], bounds[k + 1])
+            return kernel.run_contiguous([a[sl] for a in flat], [o[sl] for o in outs])
+
+        pool = _thread_pool()
+        futures = [pool.submit(run, k) for k in range(1, nchunks)]
+        flags = run(0)
+        for f in futures:
+            flags |= f.result()
+    if fp_errors_matter(flags):
+        # Vector code may raise flags the element-wise code does not (and report them for a
+        # whole vector): the element-wise kernel recomputes, and reports exactly as a ufunc.
+        return None
+    res = [o.reshape(shape) for o in outs]
+    return res[0] if len(res) == 1 else tuple(res)
+
+
 def _run_chunked(ufunc, ins, shape, out_dtypes, nchunks):
     """Run ``ufunc`` over ``nchunks`` slices of the broadcast shape, in threads."""
     axis = int(np.argmax(shape))
@@ -719,9 +1079,12 @@ def _run_chunked(ufunc, ins, shape, out_dtypes, nchunks):
     bounds = np.linspace(0, shape[axis], nchunks + 1).astype(int)
     pre = (slice(None),) * axis
 
+    errors = np.geterr()  # np.errstate is per thread: the workers follow the caller's
+
     def run(k):
         sl = pre + (slice(bounds[k], bounds[k + 1]),)
-        ufunc(*[v[sl] for v in views], out=tuple(o[sl] for o in outs))
+        with np.errstate(**errors):
+            ufunc(*[v[sl] for v in views], out=tuple(o[sl] for o in outs))
 
     pool = _thread_pool()
     futures = [pool.submit(run, k) for k in range(1, nchunks)]
@@ -751,8 +1114,8 @@ def _assemble(node, results):
 
 # --------------------------------------------------------------------------- lambdify
 def lambdify(args, expr, modules="theano", printer=None, use_imps=True, dummify=False,
-             cse=False, docstring_limit=1000, *, mode=None, parallel=True, _frame=None,
-             **compile_kwargs):
+             cse=False, docstring_limit=1000, *, mode=None, parallel=True, background=True,
+             _frame=None, **compile_kwargs):
     """Lambdify through PyTensor: ``sympy.lambdify`` with ``modules='theano'``, without registration.
 
     Same parameters as :func:`sympy.lambdify`; with ``modules`` other than
@@ -790,8 +1153,18 @@ def lambdify(args, expr, modules="theano", printer=None, use_imps=True, dummify=
         Without it, non-element-wise functions (matrix arguments or outputs)
         use :func:`~sympy_theano_printer.backend.choose_mode`'s choice.
     parallel : bool or int
-        Split arrays of at least ``2 * PARALLEL_MIN_SIZE`` elements over this
-        many threads (True: one per CPU core); element-wise route only.
+        Split arrays of at least ``2 * PARALLEL_MIN_SIZE`` elements over at
+        most this many threads (True: one per CPU core); element-wise route
+        only, and only into chunks of at least ``PARALLEL_MIN_SECONDS`` of
+        work, estimated from the earlier calls (the first runs in one thread).
+    background : bool
+        Element-wise route: compile a kernel that no process compiled before
+        in a background thread, and answer calls on at most
+        ``EARLY_MAX_SIZE`` elements meanwhile with PyTensor's Python
+        implementations of the same graph (same output dtypes and shapes;
+        values within a few ulps of the kernel's).  False: the first call
+        compiles and waits.  :meth:`LambdifiedFunction.wait_compiled` waits
+        for the kernels.
     **compile_kwargs
         Passed to ``pytensor.function`` on the PyTensor route.
 
@@ -833,8 +1206,9 @@ def lambdify(args, expr, modules="theano", printer=None, use_imps=True, dummify=
         _warn_set_arguments()
         args = list(args)
     if not uses_theano(modules):
-        if mode is not None or compile_kwargs or parallel is not True:
-            raise TypeError("mode=, parallel= and PyTensor options apply to modules='theano' only")
+        if mode is not None or compile_kwargs or parallel is not True or background is not True:
+            raise TypeError("mode=, parallel=, background= and PyTensor options apply to "
+                            "modules='theano' only")
         func = sympy_lambdify(args, expr, modules, printer, use_imps, dummify, cse, docstring_limit)
         _fix_docstring(func, args, frame)
         return func
@@ -848,7 +1222,7 @@ def lambdify(args, expr, modules="theano", printer=None, use_imps=True, dummify=
         spec = _Spec(args, expr, dummify, cse)
         doc = (_arg_names(args, frame), expr, docstring_limit)
         return LambdifiedFunction(spec, expr, printer=printer, mode=mode, parallel=parallel,
-                                  doc=doc, compile_kwargs=compile_kwargs)
+                                  doc=doc, compile_kwargs=compile_kwargs, background=background)
     except UnsupportedExpressionError as err:
         if not others:
             raise

@@ -272,6 +272,7 @@ def test_compiled_once_per_dtype_signature():
     fn(np.ones(3), np.ones(3))
     fn(np.ones((2, 5)), 1.0)
     fn(1.0, np.ones(4))
+    assert fn.wait_compiled(timeout=120)  # the float64 kernel may still compile in the background
     assert len(fn.signatures) == 1
     fn(np.ones(3, np.float32), np.float32(1))
     assert len(fn.signatures) == 2
@@ -280,6 +281,79 @@ def test_compiled_once_per_dtype_signature():
     gen(np.ones(5), np.ones(5))
     gen(np.ones(3), 1.0)
     assert gen.route == "pytensor" and len(gen.signatures) == 2
+
+
+# --------------------------------------------------------------------------- background compilation
+#: Outputs with NaN, infinities, a Piecewise and a boolean, for the early answers.
+EARLY_EXPRS = [sy.log(x) * y, sy.sqrt(x) * sy.exp(y),
+               sy.Piecewise((1 / x, x < 1), (x**2 + y, True)), sy.Gt(x, y),
+               3 * x * y * sy.exp(-x) + x + y + 2]  # n-ary sums and products
+EARLY_POINTS = np.array([-1.0, 0.0, -0.0, 0.5, 1.0, 3.0, 700.0, np.inf, -np.inf, np.nan])
+
+
+def _early_function(**kwargs):
+    # A printer instance makes the kernel's disk record unused, so the first call is always early.
+    return stp.lambdify([x, y], EARLY_EXPRS, printer=stp.TheanoPrinter(), **kwargs)
+
+
+def _assert_same_results(got, want):
+    for g, w in zip(got, want):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, w.dtype, g.shape, w.shape)
+        if g.dtype.kind == "b":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=K * np.finfo(g.dtype).eps, atol=0,
+                                       equal_nan=True)
+
+
+def test_background_compile_answers_early_with_the_kernels_dtypes_and_values():
+    fn = _early_function()
+    xs, ys = EARLY_POINTS[:, None], EARLY_POINTS[None, ::3]
+    with np.errstate(all="ignore"):
+        early = [fn(xs, ys), fn(np.float64(0.25), 2.0)]
+        assert fn.early_calls == 2
+        assert fn.wait_compiled(timeout=300) and len(fn.signatures) == 1
+        late = [fn(xs, ys), fn(np.float64(0.25), 2.0)]
+    assert fn.early_calls == 2
+    for e, k in zip(early, late):
+        _assert_same_results(e, k)
+    assert np.ndim(early[1][0]) == 0 and isinstance(early[1][3], np.bool_)
+    with mpmath.workdps(30):
+        q = mpmath.mpf(0.25)
+        ref = [mpmath.log(q) * 2, mpmath.sqrt(q) * mpmath.exp(2), 4, False,
+               6 * q * mpmath.exp(-q) + q + 4]
+    for got, want, dt in zip(early[1], ref, ["float64"] * 3 + ["bool", "float64"]):
+        assert_close_to_reference(got, [want], dt, k=K)
+
+
+def test_background_compile_large_calls_wait_and_sync_mode_compiles_first():
+    from sympy_theano_printer.lambdify import EARLY_MAX_SIZE
+
+    fn = _early_function()
+    xs = np.linspace(0.5, 2.0, EARLY_MAX_SIZE + 1)
+    got = fn(xs, 1.0)
+    assert fn.early_calls == 0 and len(fn.signatures) == 1
+    sync = _early_function(background=False)
+    small = sync(xs[:5], 1.0)
+    assert sync.early_calls == 0 and len(sync.signatures) == 1
+    _assert_same_results([g[:5] for g in got], small)
+    with pytest.raises(TypeError, match="background"):
+        sy.lambdify(x, x, "numpy", background=False)
+
+
+def test_background_compile_error_reaches_the_caller(monkeypatch):
+    lam = sys.modules["sympy_theano_printer.lambdify"]  # the package's lambdify hides the module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kernel compilation failed")
+
+    monkeypatch.setattr(lam, "compile_kernel", broken)
+    fn = _early_function()
+    fn(np.ones(3), 1.0)  # answered early; the compilation fails in the background
+    fn.wait_compiled(timeout=60)
+    with pytest.raises(RuntimeError, match="kernel compilation failed"):
+        fn(np.ones(3), 1.0)
 
 
 @pytest.mark.parametrize("mode", ["NUMBA", "CVM"])
@@ -309,13 +383,18 @@ def test_missing_symbol_is_named():
 
 
 def test_untranslatable_expression():
-    with pytest.raises(UnsupportedExpressionError, match="zeta"):
-        sy.lambdify(x, sy.zeta(x) + 1, "theano")
+    # An unevaluated integral has no element-wise translation (special functions without a
+    # PyTensor op, such as zeta, get the generated fallback op instead).
+    integral = sy.Integral(sy.exp(-t**2 * x), (t, 0, 1))
+    with pytest.raises(UnsupportedExpressionError, match="Integral"):
+        sy.lambdify(x, integral + 1, "theano")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fn = sy.lambdify(x, sy.zeta(x), ["theano", "mpmath"])
-    assert any("zeta" in str(w.message) for w in caught)
-    assert abs(fn(2.0) - np.pi**2 / 6) < 1e-12
+        fn = sy.lambdify(x, integral, ["theano", "mpmath"])
+    assert any("Integral" in str(w.message) for w in caught)
+    with mpmath.workdps(30):
+        ref = mpmath.sqrt(mpmath.pi) / 2 * mpmath.erf(1)
+    assert_close_to_reference(float(fn(1.0)), [ref], "float64", k=K)
 
 
 def test_implemented_function_is_refused_clearly():
@@ -356,14 +435,21 @@ def test_kernel_compiled_before_loads_without_printing(tmp_path):
     """A second process with the same compile directory loads the kernel without printing it."""
     script = textwrap.dedent("""
         import sys, numpy as np, sympy as sy
-        import sympy_theano_printer.ufuncify as u
+        import sympy_theano_printer
+        u = sys.modules["sympy_theano_printer.ufuncify"]
+        # The same fingerprint in both stages, even if a package source changes in between.
+        u._fingerprint = "fixed for this test"
+        x = sy.Symbol("x")
         if sys.argv[1] == "second":
+            # Once Numba is loaded (here by another kernel), a kernel compiled before is loaded
+            # without printing (before that, it is printed to answer the first calls early).
+            warm = sy.lambdify(x, sy.cos(x) + x, "theano")
+            warm(np.array([1.0]))
+            assert warm.wait_compiled(timeout=120)
             def refuse(*a, **k):
                 raise AssertionError("printed again")
             u.print_graph = refuse
-            import sympy_theano_printer.lambdify as l
-            l.print_graph = refuse
-        x = sy.Symbol("x")
+            sys.modules["sympy_theano_printer.lambdify"].print_graph = refuse
         fn = sy.lambdify(x, sy.exp(-x**2 / 2) / sy.sqrt(2 * sy.pi) + sy.sin(3 * x), "theano")
         v = fn(np.array([0.0, 1.0]))
         np.testing.assert_allclose(v, np.exp(-np.array([0.0, 1.0])**2 / 2) / np.sqrt(2 * np.pi)
@@ -427,10 +513,87 @@ def test_threads_lambdify_elementwise(fast_switching):
             lambda a, b: [np.sin(a) * b, a + b])
 
 
-def test_threads_lambdify_large_arrays_split_over_cores(fast_switching):
-    fn = sy.lambdify(x, sy.exp(-x**2), "theano")
+def test_parallel_split_gives_the_serial_results_bit_for_bit(monkeypatch):
+    """Large arrays split over threads: the same values (NaN, infinities, signed zeros included)."""
+    # Split however little work there is (the vectorised loop is split by measured work).
+    monkeypatch.setattr(sys.modules["sympy_theano_printer.lambdify"], "PARALLEL_MIN_SECONDS", 1e-12)
+    exprs = [sy.exp(-x**2) * sy.log(y), sy.Piecewise((1 / x, x < 0.5), (sy.sqrt(x), True))]
+    par = stp.lambdify([x, y], exprs, parallel=2, background=False)
+    ser = stp.lambdify([x, y], exprs, parallel=False, background=False)
+    rng = np.random.default_rng(7)
+    n = 3 * PARALLEL_MIN_SIZE + 11  # chunks of unequal length
+    xs = rng.normal(size=n)
+    xs[::97], xs[5::97], xs[6::97], xs[7::97], xs[8::97] = np.nan, np.inf, -np.inf, -0.0, 0.0
+    ys = rng.uniform(-1, 3, size=n)
+    ys[3::89] = 0.0
+    cases = [(xs, ys), (xs.reshape(-1, 1)[: 2 * PARALLEL_MIN_SIZE], ys[:3]),
+             (xs.astype(np.float32), ys.astype(np.float32))]
+    with np.errstate(all="ignore"):
+        for a, b in cases:
+            par(a, b)  # measures the cost per element
+            for p_, s_ in zip(par(a, b), ser(a, b)):
+                assert p_.dtype == s_.dtype and p_.shape == s_.shape
+                np.testing.assert_array_equal(p_, s_)
+                np.testing.assert_array_equal(np.signbit(p_), np.signbit(s_))
+        assert np.isnan(ser(xs, ys)[0]).any() and np.isinf(ser(xs, ys)[1]).any()
+    # Floating-point error handling follows the caller's np.errstate in every thread.
+    for fn in (par, ser):
+        with np.errstate(divide="raise", invalid="ignore"), pytest.raises(FloatingPointError):
+            fn(xs, ys)
+
+
+def test_large_arrays_use_the_vectorised_loop_within_tolerance_of_mpmath():
+    """Above FLAT_MIN_SIZE elements the kernel's flat loop (libmvec's SIMD exp/sin) runs."""
+    from sympy_theano_printer.lambdify import FLAT_MIN_SIZE
+    from sympy_theano_printer.ufuncify import vector_math_enabled
+
+    terms = [sy.sin(k * x) * sy.exp(-k * x**2) / k for k in range(1, 6)]
+    exprs = [sy.exp(-x**2 / 2) / sy.sqrt(2 * sy.pi) + sy.log(x + 4), sy.Add(*terms)]
+    fn = stp.lambdify(x, exprs, background=False, parallel=False)
+    xs = np.linspace(-3, 3, FLAT_MIN_SIZE + 37)
+    got = fn(xs)
+    (kernel,) = fn.signatures.values()
+    assert (kernel.contiguous is not None) == vector_math_enabled()
+    pick = np.r_[0:len(xs):7, len(xs) - 1]  # every 7th point, and the loop's scalar tail
+    assert_close_to_reference(got[0][pick], mp_values(exprs[0], xs[pick]), "float64", k=K)
+    ref = mp_values(exprs[1], xs[pick])
+    scale = max(abs(float(mp_values(t, [0.3])[0])) for t in terms)  # cancellation between terms
+    assert_close_to_reference(got[1][pick], ref, "float64", k=K, atol=K * scale)
+    # Non-finite values give what the element-wise ufunc gives; errors are reported as it does.
+    bad = xs.copy()
+    bad[::5], bad[1::5], bad[2::5] = np.nan, np.inf, -5.0
+    with np.errstate(all="ignore"):
+        flat, elementwise = fn(bad), kernel.ufunc(bad)
+    for a, b in zip(flat, elementwise):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_array_equal(np.isinf(a), np.isinf(b))
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        fn(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn(xs)  # no flag raised, no warning
+    # A Piecewise keeps its lazy branches: no vectorised loop, which would evaluate them all.
+    pw = stp.lambdify(x, sy.Piecewise((sy.log(x), x > 0), (x, True)), background=False)
+    pw(xs)
+    assert next(iter(pw.signatures.values())).contiguous is None
+
+
+def test_threads_lambdify_while_the_kernel_compiles(fast_switching):
+    """8 threads call while the kernel compiles in the background, then switch to it."""
+    fn = stp.lambdify([x, y], [sy.sin(x) * y, x + y], printer=stp.TheanoPrinter())
+    _hammer(fn, lambda rng: (rng.random(rng.integers(1, 50)), rng.random()),
+            lambda a, b: [np.sin(a) * b, a + b])
+    assert fn.early_calls > 0 and fn.wait_compiled(timeout=300)
+
+
+@pytest.mark.parametrize("expr", [sy.exp(-x**2), sy.Piecewise((sy.exp(-x**2), x < 0.5), (x, True))])
+def test_threads_lambdify_large_arrays_split_over_cores(fast_switching, monkeypatch, expr):
+    """The vectorised loop and the ufunc, split into chunks (however little the work) from threads."""
+    monkeypatch.setattr(sys.modules["sympy_theano_printer.lambdify"], "PARALLEL_MIN_SECONDS", 1e-12)
+    fn = sy.lambdify(x, expr, "theano")
     n = 4 * PARALLEL_MIN_SIZE
-    _hammer(fn, lambda rng: (rng.random(n),), lambda a: np.exp(-a**2), calls=15)
+    ref = sy.lambdify(x, expr, "numpy")
+    _hammer(fn, lambda rng: (rng.random(n),), ref, calls=15)
 
 
 def test_threads_lambdify_pytensor_route(fast_switching):
