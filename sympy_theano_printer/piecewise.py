@@ -77,8 +77,31 @@ def _is_entire(nodes) -> bool:
     return True
 
 
+def _cheap_candidates(cond, symbol):
+    """Points to try before solving ``cond``: 0, +-1, and around each numeric threshold in it."""
+    thresholds = sorted({float(side) for rel in cond.atoms(sympy.core.relational.Relational)
+                         for side in rel.args if side.is_number and side.is_real and side.is_finite})
+    points = [0.0, -1.0, 1.0]
+    for a, b in zip(thresholds, thresholds[1:]):
+        points.append((a + b) / 2)
+    for t in thresholds:
+        points.extend([t - 1.0, t + 1.0])
+    return points
+
+
 def _interior_point(cond, symbol):
-    """A point strictly inside the real set where ``cond`` holds, or None."""
+    """A point of the real set where ``cond`` holds (inside it where the solver is used), or None.
+
+    Cheap candidates (0, +-1, midpoints between the numeric thresholds of the
+    condition and one past each end) are substituted first and the first at
+    which the condition holds is taken (it may lie on a non-strict boundary;
+    :func:`find_safe_point` then checks the branch is finite there); only when
+    none holds is SymPy's solver (``Boolean.as_set``, 0.25-0.45 s per
+    condition) asked for the set, and a point inside it returned.
+    """
+    for v in _cheap_candidates(cond, symbol):
+        if cond.xreplace({symbol: sympy.Float(v)}) is sympy.true:
+            return v
     try:
         region = cond.as_set()
     except Exception:  # as_set raises several types for conditions it cannot solve
