@@ -15,6 +15,20 @@ covariances, seed 0).
   and ``jax jit`` (:func:`jax_update`, the same algorithm as SciPy's in
   ``jax.numpy``/``jax.scipy.linalg`` under ``jax.jit``).
 
+Fairness of the JAX comparison (measured on the 2-core AMD EPYC of this
+project, CPU time of the process, best of 12-40 interleaved calls):
+
+* Threads: with BLAS limited to one thread, XLA's own Eigen pool is limited
+  too when ``XLA_FLAGS`` holds :data:`XLA_ONE_THREAD` (set by
+  :func:`peer_calls` when ``OPENBLAS_NUM_THREADS=1`` and JAX is not yet
+  imported).  It hardly matters here: without it JAX's CPU time equals its
+  wall time (41 ms at n = 1000), i.e. it runs on one core anyway.
+* Kernels: the machine's environment sets ``OPENBLAS_CORETYPE=Haswell``, so
+  NumPy's, SciPy's and hence Numba's OpenBLAS run AVX2 kernels (an n = 1000,
+  k = 500 ``dgemm``: 16-18 ms), while XLA uses the CPU's AVX-512 (the same
+  product: 11 ms).  With ``OPENBLAS_CORETYPE=SkylakeX`` OpenBLAS takes 10.6 ms.
+  That per-flop difference, not threading, is JAX's advantage at n = 1000.
+
 The reference op is one ``n x n`` float64 matrix product (``Sigma @ Sigma``,
 BLAS ``dgemm``, ``2 n^3`` flops): the update costs about as many flops, so
 ``ours / reference`` near 1 means BLAS-bound.  The error is the normwise
@@ -25,6 +39,8 @@ from the update computed by mpmath at 30 digits (:func:`mpmath_update`), for
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 
 import mpmath
 import numpy as np
@@ -42,6 +58,9 @@ SETTLE_S = 0.02
 MIN_TIME_S = 0.05
 
 OURS = {"theano plain": "plain", "theano assumptions": "assumptions", "theano blocked": "blocked"}
+
+#: ``XLA_FLAGS`` that keep JAX's CPU back end on the calling thread (no Eigen thread pool).
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def jax_update(mu, Sigma, H, R, data):
@@ -76,6 +95,9 @@ def peer_calls() -> dict:
     if importlib.util.find_spec("jax") is None:
         calls["jax jit"] = (None, "not installed: jax (pip install jax[cpu])")
     else:
+        if (os.environ.get("OPENBLAS_NUM_THREADS") == "1" and "jax" not in sys.modules
+                and "XLA_FLAGS" not in os.environ):
+            os.environ["XLA_FLAGS"] = XLA_ONE_THREAD  # one thread for every peer (module notes)
         import jax
 
         from .routes import enable_jax_x64

@@ -279,6 +279,9 @@ def main(argv=None) -> dict:
         else:
             for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
                 os.environ[var] = str(args.blas_threads)
+            if args.blas_threads == 1:  # JAX's own (Eigen) thread pool, before anything imports jax
+                os.environ.setdefault("XLA_FLAGS",
+                                      "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     fresh = None
     if args.fresh_cache:
         if "pytensor" in sys.modules:

@@ -31,7 +31,10 @@ expressions.  What it does beyond a one-to-one translation:
   definite ``S = L L^T`` the product ``X S^-1 Y`` may be formed as
   ``(L^-1 X^T)^T (L^-1 Y)`` (as ``S^-1 = L^-T L^-1``; Golub and Van Loan,
   *Matrix Computations*, 4th ed., section 4.2), one triangular solve when
-  ``Y = X^T``.  Where a
+  ``Y = X^T``.  A product of a sub-chain and its transpose (``W^T W``, as
+  that ``Y = X^T`` case gives) is symmetric and formed by BLAS ``?syrk``
+  (:func:`~sympy_theano_printer.linalg.symmetric_product`), priced at half a
+  general product.  Where a
   dimension is symbolic, the cost model takes each symbol as
   :data:`NOMINAL_DIMENSION`.
 
@@ -66,7 +69,15 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import ShapeError, UnsupportedExpressionError
-from .linalg import POSITIVE_DEFINITE, SYMMETRIC, Facts, Routines, gemm_cost
+from .linalg import (
+    POSITIVE_DEFINITE,
+    SYMMETRIC,
+    Facts,
+    Routines,
+    gemm_cost,
+    symmetric_product,
+    syrk_cost,
+)
 
 __all__ = [
     "MATRIX_OPAQUE",
@@ -355,6 +366,13 @@ class MatrixPrinterMixin:
         return Transpose(expr)
 
     # ------------------------------------------------------------------ products
+    def _is_gram(self, left, right) -> bool:
+        """Whether the product ``left * right`` is ``X^T X``: ``left`` is the transpose of
+        ``right`` (as :meth:`_transpose_key` proves it), so the product is symmetric."""
+        if left.shape != (right.shape[1], right.shape[0]):
+            return False
+        return self._transpose_key(left) == right
+
     def _chain_factors(self, expr):
         """``(coefficient, factors)`` of a ``MatMul``: nested products flattened, ``A**-p``
         (``p`` at most :data:`MAX_EXPANDED_POWER`) and ``(A**-1)**p`` as ``p`` factors
@@ -422,6 +440,11 @@ class MatrixPrinterMixin:
             return self._mval(factors[0])
         routines = self.matrix_routines
         memo = self._memo
+        for f in factors:
+            if isinstance(f, Inverse):
+                # every route needs the inverted matrix itself: printed first, its
+                # products are "already computed" sub-chains for the rest of the chain
+                self._mval(f.arg)
         rows = [_estimate(f.shape[0]) for f in factors]
         cols = [_estimate(f.shape[1]) for f in factors]
         inverse = [isinstance(f, Inverse) for f in factors]
@@ -453,7 +476,10 @@ class MatrixPrinterMixin:
                     continue
                 best, choice = _INF, None
                 for s in range(i, j):
-                    c = cost[i, s] + cost[s + 1, j] + gemm_cost(rows[i], cols[s], cols[j])
+                    if self._is_gram(key(i, s), key(s + 1, j)):  # X^T X: one ?syrk
+                        c = cost[s + 1, j] + syrk_cost(cols[j], cols[s])
+                    else:
+                        c = cost[i, s] + cost[s + 1, j] + gemm_cost(rows[i], cols[s], cols[j])
                     if c < best:
                         best, choice = c, ("split", s)
                 if inverse[i]:
@@ -472,7 +498,7 @@ class MatrixPrinterMixin:
                     c = cost[p + 1, j] + routines.half_solve_cost(a, y, kk, cols[j])
                     if x_t != y:
                         c += cost[i, p - 1] + routines.half_solve_cost(a, x_t, kk, rows[i])
-                    c += gemm_cost(rows[i], kk, cols[j])
+                    c += syrk_cost(cols[j], kk) if x_t == y else gemm_cost(rows[i], kk, cols[j])
                     if c < best:
                         best, choice = c, ("cholesky_split", p)
                 cost[i, j], how[i, j] = best, choice
@@ -487,7 +513,10 @@ class MatrixPrinterMixin:
             return self._memo[how[1]].T
         if kind == "split":
             s = how[1]
-            return pt.dot(self._mval(key(0, s)), self._mval(key(s + 1, m - 1)))
+            right = self._mval(key(s + 1, m - 1))
+            if self._is_gram(key(0, s), key(s + 1, m - 1)):
+                return symmetric_product(right)
+            return pt.dot(self._mval(key(0, s)), right)
         if kind == "left":
             a = factors[0].arg
             return routines.solve_left(a, self._mval(a), self._mval(key(1, m - 1)))
@@ -500,7 +529,9 @@ class MatrixPrinterMixin:
             av = self._mval(a)
             x_t, y = self._transpose_key(key(0, p - 1)), key(p + 1, m - 1)
             wy = routines.half_solve(a, av, y, self._mval(y))
-            wx = wy if x_t == y else routines.half_solve(a, av, x_t, self._mval(key(0, p - 1)).T)
+            if x_t == y:  # X S^-1 X^T = W^T W with W = L^-1 X^T: symmetric
+                return symmetric_product(wy)
+            wx = routines.half_solve(a, av, x_t, self._mval(key(0, p - 1)).T)
             return pt.dot(wx.T, wy)
         raise AssertionError(f"unknown chain step {how!r}")  # pragma: no cover
 

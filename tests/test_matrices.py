@@ -370,6 +370,100 @@ def test_cholesky_split_for_congruence():
     assert names.count("SolveTriangular") == 1 and "CholeskySolve" not in names
 
 
+# ====================================================================== X^T X products
+def test_product_with_own_transpose_is_one_symmetric_product():
+    """``X^T X``, ``X X^T``, ``(A B)^T (A B)`` and the congruence ``X S^-1 X^T`` are one
+    ``SymmetricProduct`` each (half the flops of a ``Dot`` under Numba); ``X^T Y`` is not."""
+    X, Y = sy.MatrixSymbol("X", 7, 5), sy.MatrixSymbol("Y", 7, 5)
+    S = sy.MatrixSymbol("S", 5, 5)
+    cases = {
+        X.T * X: (1, 0),
+        X * X.T: (1, 0),
+        B.T * A.T * A * B: (1, 1),  # A B once, then (A B)^T (A B)
+        2 * x * X.T * X: (1, 0),
+        X.T * Y: (0, 1),
+        A * A: (0, 1),
+    }
+    for expr, (symmetric, dots) in cases.items():
+        names = op_names(printed([expr])[0])
+        assert (names.count("SymmetricProduct"), names.count("Dot")) == (symmetric, dots), expr
+    names = op_names(printed([X * S.I * X.T], Q.positive_definite(S))[0])
+    assert names.count("SymmetricProduct") == 1 and "Dot" not in names
+
+
+def test_transpose_of_symmetric_factor_is_recognized():
+    """With ``Sigma`` symmetric, ``(G^T Sigma H^T)^T = H Sigma G``: ``H Sigma G G^T Sigma H^T``
+    is ``P^T P`` for ``P = G^T Sigma H^T``, two ``Dot`` and one ``SymmetricProduct``."""
+    Sg, Hm, G = sy.MatrixSymbol("Sigma", 6, 6), sy.MatrixSymbol("H", 3, 6), sy.MatrixSymbol("G", 6, 4)
+    expr = Hm * Sg * G * G.T * Sg * Hm.T
+    names = op_names(printed([expr], Q.symmetric(Sg))[0])
+    assert (names.count("Dot"), names.count("SymmetricProduct")) == (2, 1)
+    names = op_names(printed([expr])[0])  # no fact: H Sigma G is not known to be P^T
+    assert "SymmetricProduct" not in names
+
+
+def test_inverted_matrix_is_printed_first_and_shared():
+    """In ``Sigma H^T (R + H Sigma H^T)^-1 z`` the product ``Sigma H^T`` inside the inverted
+    matrix is reused, so no ``n x n`` matrix-vector product ``Sigma (H^T w)`` is formed:
+    four products (``Sigma H^T``, ``H (Sigma H^T)``, ``H mu``, ``(Sigma H^T) w``)."""
+    Sg, Hm, Rm = sy.MatrixSymbol("Sigma", 8, 8), sy.MatrixSymbol("H", 3, 8), sy.MatrixSymbol("R", 3, 3)
+    mu, z = sy.MatrixSymbol("mu", 8, 1), sy.MatrixSymbol("z", 3, 1)
+    expr = mu + Sg * Hm.T * (Rm + Hm * Sg * Hm.T).I * (Hm * mu - z)
+    out = printed([expr], Q.positive_definite(Sg) & Q.positive_definite(Rm))[0]
+    assert op_names(out).count("Dot") == 4
+    products = [n for n in applys_between(list(graph_inputs([out])), [out])
+                if type(n.op).__name__ == "Dot" and n.outputs[0].type.shape == (8, 1)]
+    assert len(products) == 1 and products[0].inputs[1].type.shape == (3, 1)
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "CVM", "FAST_COMPILE"])
+def test_symmetric_product_values_on_every_back_end(mode):
+    """``X^T X`` (large enough for ``?syrk`` under Numba, float64 and float32), ``Y^T Y``
+    (small: ``?gemm`` there) and ``X^T S^-1 X`` against NumPy; all exactly symmetric."""
+    from sympy_theano_printer.linalg import SYRK_MIN_WORK
+
+    X, S = sy.MatrixSymbol("X", 60, 100), sy.MatrixSymbol("S", 60, 60)
+    Xf, Y = sy.MatrixSymbol("Xf", 60, 100), sy.MatrixSymbol("Y", 5, 4)
+    assert 100 * 100 * 60 >= SYRK_MIN_WORK > 4 * 4 * 5
+    rng = np.random.default_rng(7)
+    xv, yv = rng.standard_normal((60, 100)), rng.standard_normal((5, 4))
+    g = rng.standard_normal((60, 60))
+    sv = g @ g.T / 60 + np.eye(60)
+    f = theano_function([X, S, Xf, Y], [X.T * X, X.T * S.I * X, Xf.T * Xf, Y.T * Y],
+                        dtypes={Xf: "float32"}, assumptions=Q.positive_definite(S), mode=mode)
+    if mode == "NUMBA":
+        assert op_names(f.theano_function.maker.fgraph.outputs).count("SymmetricProduct") == 4
+    gram, congruence, gram32, small = f(xv, sv, xv.astype(np.float32), yv)
+    assert gram32.dtype == np.float32
+    assert_normwise_close(gram, xv.T @ xv, m=60)
+    assert_normwise_close(small, yv.T @ yv, m=5)
+    assert_normwise_close(congruence, xv.T @ np.linalg.solve(sv, xv), m=60,
+                          cond=float(np.linalg.cond(sv)))
+    x32 = xv.astype(np.float32).astype(np.float64)
+    assert_normwise_close(gram32, x32.T @ x32, m=60, eps=EPS32)
+    for value in (gram, congruence, gram32, small):
+        np.testing.assert_array_equal(value, value.T)
+
+
+def test_symmetric_product_op_on_other_operands_is_an_ordinary_product():
+    """``SymmetricProduct`` given operands that are not one buffer and its transpose (as a
+    graph rewrite could make them) still computes ``a @ b`` under Numba; an integer
+    ``x`` gives a plain ``Dot``."""
+    import pytensor
+
+    from sympy_theano_printer.linalg import SymmetricProduct, symmetric_product
+
+    a, b = pt.matrix("a"), pt.matrix("b")
+    f = pytensor.function([a, b], [SymmetricProduct()(a, b), symmetric_product(b)], mode="NUMBA")
+    rng = np.random.default_rng(11)
+    av, bv = rng.standard_normal((6, 4)), rng.standard_normal((4, 5))
+    general, gram = f(av, bv)
+    assert_normwise_close(general, av @ bv, m=4)
+    assert_normwise_close(gram, bv.T @ bv, m=4)
+    names = op_names(symmetric_product(pt.lmatrix("i")))
+    assert "Dot" in names and "SymmetricProduct" not in names
+
+
 # ====================================================================== shapes and errors
 n_, k_ = sy.symbols("n k", integer=True, positive=True)
 Xs = sy.MatrixSymbol("X", n_, n_)
