@@ -397,12 +397,25 @@ def expand_compute(expr, deep: bool = True, *, rules: Sequence[str] | None = Non
     if isinstance(expr, (list, tuple)):
         return type(expr)(expand_compute(e, deep, rules=rules, exclude=exclude,
                                          loggamma_above=loggamma_above) for e in expr)
-    expr = sympy.sympify(expr)
+    expr = _one_argument_logs(sympy.sympify(expr))
     if not deep:
         return _at_node(expr, chosen, loggamma_above)
     for rule in chosen:
         expr = rule.apply(expr, loggamma_above)
     return expr
+
+
+def _one_argument_logs(expr):
+    """``log(x, b)`` (an unevaluated two-argument log) as ``log(x)/log(b)``.
+
+    SymPy's ``log1p_opt`` and ``log2_opt`` expect one-argument logs and raise
+    ``TypeError`` on the two-argument form; the quotient is the same value and
+    the ``log2``/``log10`` rules then see it.
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sympy.log) and len(e.args) == 2,
+                        lambda e: sympy.log(e.args[0]) / sympy.log(e.args[1]))
 
 
 def _at_node(expr, rules, limit):

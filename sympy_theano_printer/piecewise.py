@@ -100,7 +100,11 @@ def _interior_point(cond, symbol):
     condition) asked for the set, and a point inside it returned.
     """
     for v in _cheap_candidates(cond, symbol):
-        if cond.xreplace({symbol: sympy.Float(v)}) is sympy.true:
+        try:
+            holds = cond.xreplace({symbol: sympy.Float(v)}) is sympy.true
+        except TypeError:  # a relation between non-real values (acosh(0) > 1) is no candidate
+            continue
+        if holds:
             return v
     try:
         region = cond.as_set()

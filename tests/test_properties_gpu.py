@@ -13,7 +13,7 @@ PyTensor has no CUDA back end of its own any more; the two routes are
   NumPy arrays.
 
 The cases, references and tolerances are those of ``tests/test_properties.py``
-(:mod:`properties`).  Without a GPU every test here is skipped with the reason
+(:mod:`properties`): values, gradients, and matrix expressions.  Without a GPU every test here is skipped with the reason
 (no jax / no CUDA device for jax / no torch / ``torch.cuda.is_available()``
 is False).
 """
@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 
 from properties import harness
 from properties.expressions import batches, boolean_expressions, cases, gradient_cases
+from properties.matrices import assert_matrix_close, evaluate, matrix_cases
+from sympy_theano_printer import theano_function
 
 pytestmark = pytest.mark.gpu
 
@@ -110,6 +112,27 @@ def test_gradient_jax_gpu(jax_gpu, dtype, data):
     harness.check_gradients(batch, results, f"JAX on {jax_gpu}")
 
 
+def jax_matrix_property(device, dtype, data):
+    """Matrix trees (``properties.matrices``) compiled with JAX, inputs and outputs on ``device``."""
+    case = data.draw(matrix_cases(dtype), label="matrices")
+    memo: dict = {}
+    references = [evaluate(e, case.values, memo) for e in case.exprs]
+    fn = theano_function(list(case.symbols), list(case.exprs), dtypes={s: case.dtype for s in case.symbols},
+                         mode="JAX", on_unused_input="ignore")
+    fn.theano_function.trust_input = True
+    outputs = _as_list(fn(*_on_jax_device(case.arrays(), device)), len(case.exprs))
+    _assert_on(outputs, device)
+    for expr, out, ref in zip(case.exprs, outputs, references):
+        assert_matrix_close(np.asarray(out), ref, dtype, f"JAX on {device}: {expr} with {case}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@harness.expensive(GPU_EXAMPLES)
+@given(data=st.data())
+def test_matrix_expressions_jax_gpu(jax_gpu, dtype, data):
+    jax_matrix_property(jax_gpu, dtype, data)
+
+
 # ---------------------------------------------------------------------------- PyTorch on CUDA
 def _on_torch_device(arrays, device):
     import torch
@@ -138,3 +161,18 @@ def test_gradient_pytorch_gpu(torch_cuda, dtype, data):
     outputs = fn(*_on_torch_device(arrays, torch_cuda))
     results = [(k, s, route, np.asarray(v)) for (k, s, route), v in zip(labels, outputs)]
     harness.check_gradients(batch, results, f"PYTORCH on {torch_cuda}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@harness.expensive(GPU_EXAMPLES)
+@given(data=st.data())
+def test_matrix_expressions_pytorch_gpu(torch_cuda, dtype, data):
+    case = data.draw(matrix_cases(dtype), label="matrices")
+    memo: dict = {}
+    references = [evaluate(e, case.values, memo) for e in case.exprs]
+    fn = theano_function(list(case.symbols), list(case.exprs), dtypes={s: case.dtype for s in case.symbols},
+                         mode="PYTORCH", on_unused_input="ignore")
+    fn.theano_function.trust_input = True
+    outputs = _as_list(fn(*_on_torch_device(case.arrays(), torch_cuda)), len(case.exprs))
+    for expr, out, ref in zip(case.exprs, outputs, references):
+        assert_matrix_close(np.asarray(out), ref, dtype, f"PYTORCH on {torch_cuda}: {expr} with {case}")

@@ -1,7 +1,7 @@
 """Regression tests for printer bugs that the hypothesis properties shrank to a minimal case.
 
 Each test names the property run that found it; the properties are in
-tests/properties/hypothesis_properties.py (run it by path: not yet part of the default run).
+tests/test_properties.py (part of the default run).
 """
 import mpmath
 import numpy as np
@@ -87,3 +87,83 @@ def test_regression_frac_keeps_its_digits_beside_a_constant(mode):
         expected = float(mpmath.asinh(3) - mpmath.mpf("0.5"))
     np.testing.assert_allclose(f(np.array([530983.5], dtype="float32")), [expected],
                                rtol=4 * np.finfo(np.float32).eps)
+
+
+def test_regression_expand_compute_of_a_two_argument_log():
+    """``expand_compute(log(x, 2, evaluate=False))`` rewrites it (it raised ``TypeError``).
+
+    SymPy's ``log1p_opt`` (``sympy.codegen.rewriting``), which ``expand_compute``'s
+    ``log1p`` rule calls, replaces every ``log`` node with a one-argument
+    lambda, and a two-argument ``log`` (which the printer supports) passes it
+    two.  Found by ``test_expand_compute_keeps_the_value`` as
+    ``Mod(-1.25, log(cosh(y), 1/2)**2 + 1)``.
+    """
+    from sympy_theano_printer.expand import expand_compute
+
+    e = sp.log(X, 2, evaluate=False)
+    with mpmath.workdps(DPS):
+        expected = mpmath.log(3) / mpmath.log(2)
+    rewritten = expand_compute(e)
+    f = theano_function([X], [rewritten], dims={X: 1}, mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(np.array([3.0])), [float(expected)], rtol=8 * np.finfo(np.float64).eps)
+
+
+@pytest.mark.xfail(strict=True, reason="special.py returns NaN outside 0 <= x <= 1 and for b = 0, "
+                                       "where SymPy's betainc_regularized is real")
+@pytest.mark.parametrize("args, expected", [((1, 2, -0.1, 0.5), 0.96), ((0.5, 0, 0.5, 0.9), 0.0)],
+                         ids=["x1<0,a=1", "b=0"])
+def test_regression_betainc_outside_the_unit_interval(args, expected):
+    """``betainc_regularized(a, b, x1, x2)`` where SymPy has a real value and the printer gives NaN.
+
+    With ``a = 1`` the integrand ``(1 - t)**(b - 1)`` is real for ``t < 0``, and SymPy's
+    value at ``(1, 2, -0.1, 0.5)`` is ``0.96``; at ``b = 0`` SymPy gives 0.
+    Found by ``test_values_fast_compile`` as
+    ``betainc_regularized(floor(z)**2 + 1, 2, y, 1/2)`` at ``y = -8.5e-5, z ~ 0`` and
+    ``betainc_regularized(1/2, erfinv(tanh(y)), 1/2, exp(-exp(2*z)))`` at ``y = 0``.
+    """
+    symbols = sp.symbols("a b p q", real=True)
+    assert sp.betainc_regularized(*[sp.nsimplify(v) for v in args]).evalf() == pytest.approx(expected)
+    f = theano_function(list(symbols), [sp.betainc_regularized(*symbols)], mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(*[np.float64(v) for v in args]), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="the reverse-mode gradient of the printed polygamma fails in PyTensor's Python "
+                          "back end: Elemwise.perform finds no node.tag.ufunc (NUMBA computes it)")
+@pytest.mark.parametrize("order", [1, 2])
+def test_regression_reverse_gradient_of_polygamma_on_fast_compile(order):
+    """``pytensor.grad`` of ``polygamma(n, x)`` as printed, compiled with FAST_COMPILE, raises.
+
+    ``Derivative(polygamma(n, x), x)`` (forward mode) works on every back end,
+    and so does the reverse mode with NUMBA.  Found by
+    ``test_gradient_fast_compile`` as ``sech(polygamma(1, x*y))``.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+
+    from sympy_theano_printer import TheanoPrinter
+
+    tx, te = TheanoPrinter(cache={}).doprint_many([X, sp.polygamma(order, X)], {X: "float64"}, {X: (False,)})
+    f = pytensor.function([tx], pytensor.grad(pt.sum(te), tx), mode="FAST_COMPILE")
+    with mpmath.workdps(DPS):
+        expected = float(mpmath.polygamma(order + 1, 1.5))
+    np.testing.assert_allclose(f(np.array([1.5])), [expected], rtol=64 * np.finfo(np.float64).eps)
+
+
+def test_regression_piecewise_condition_with_a_restricted_domain():
+    """A ``Piecewise`` whose condition holds ``acosh(y)`` compiles.
+
+    ``piecewise._interior_point`` substituted a point where ``acosh(y)`` is
+    complex and SymPy refused the comparison (``TypeError: Invalid comparison
+    of non-real I*pi/2``); such candidates are now skipped.
+
+    Found by ``test_expand_compute_keeps_the_value[float32]``: ``expand_compute`` turns
+    ``RisingFactorial(Abs(y) + 1/2, acosh(y))`` into a ``Piecewise`` on ``Abs(y) + 1/2 > 100``
+    of gamma and loggamma ratios; shrunk by hand to the condition ``acosh(y) > 1``.
+    """
+    y = sp.Symbol("y", real=True)
+    e = sp.Piecewise((sp.gamma(y), sp.acosh(y) > 1), (0, True))
+    f = theano_function([y], [e], dims={y: 1}, mode="FAST_COMPILE")
+    with mpmath.workdps(DPS):
+        expected = [float(mpmath.gamma(3)), 0.0]
+    np.testing.assert_allclose(f(np.array([3.0, 1.2])), expected, rtol=8 * np.finfo(np.float64).eps)

@@ -8,12 +8,19 @@
   conventions), the domain check and the first-order rounding-error bound;
 * :mod:`properties.harness`: compiling a batch of cases as one function on a
   back end, comparing with the references, back-end availability, the
-  example budgets of the hypothesis profiles.
+  example budgets of the hypothesis profiles, the grid layout of the
+  ``ufuncify`` broadcast property;
+* :mod:`properties.matrices`: matrix-expression trees over ``MatrixSymbol``
+  inputs, their 30-digit mpmath references and componentwise error bounds;
+* ``compute_patterns`` (in :mod:`properties.expressions`): subtrees shaped
+  like the left sides of ``expand_compute``'s rules.
 
 Used by ``tests/test_properties.py`` (CPU back ends) and
 ``tests/test_properties_gpu.py`` (``pytest -m gpu``).
 
-Adding a property for another route is a few lines, because a
+The properties below are all in ``tests/test_properties.py`` now (lambdify,
+ufuncify, matrices, expand_compute); the recipes stay as the pattern to
+follow.  Adding a property for another route is a few lines, because a
 :class:`~properties.expressions.Case` carries everything a comparison needs
 (``case.expr``, ``case.symbols``, ``case.arrays()``, ``case.analyses``)::
 
@@ -41,10 +48,10 @@ Adding a property for another route is a few lines, because a
   matrices) as the reference; the batch helpers take any case object with
   ``expr``, ``symbols``, ``arrays()`` and a comparison.
 
-A new MAPPING entry (special functions) needs one line in
-``expressions.UNARY`` (with the domain of its argument, a key of
-``expressions.GUARDS``) or in the binary ops of ``expressions._real_node``, its
-mpmath function in ``reference.REAL_FUNCTIONS``, and, if it is not one libm
-call (``K_LIBM``), its error class in ``reference.error_sources``;
+A new MAPPING entry needs one line in ``expressions.UNARY`` (with the domain
+of its argument, a key of ``expressions.GUARDS``), ``expressions.BINARY``, or
+``expressions._special`` (orders and parameters), its mpmath function in
+``reference.REAL_FUNCTIONS``, and, if it is not one libm call (``K_LIBM``),
+its error class in ``reference._SPECIAL`` or ``reference.error_sources``;
 ``test_strategies_cover_the_mapping_table`` fails until then.
 """

@@ -10,8 +10,15 @@ Expressions
     ``Min``/``Max``, numbers and named constants, and ``Piecewise`` whose
     conditions are relations (``<``, ``<=``, ``>``, ``>=``, ``Eq``, ``Ne``)
     combined by ``And``, ``Or``, ``Not``, ``Xor``, ``Nand``, ``Nor``,
-    ``Implies`` and ``ITE``.  :func:`boolean_expressions` draws the conditions
-    alone (boolean outputs).
+    ``Implies`` and ``ITE`` (and ``isnan``/``isinf``); the special functions
+    of ``sympy_theano_printer.special`` (gamma family, incomplete gamma and
+    beta, error functions and inverses, Bessel J/I/K of integer and
+    half-integer orders, factorials, binomials, Pochhammer symbols, ``sinc``,
+    ``DiracDelta``) and the ``sympy.codegen`` functions (``expm1``, ``log1p``,
+    ``exp2``, ``log2``, ``log10``, ``Sqrt``, ``Cbrt``, ``hypot``, ``fma``,
+    ``logaddexp``, ``logaddexp2``, ``minimum``, ``maximum``).
+    :func:`boolean_expressions` draws the conditions alone (boolean outputs);
+    :func:`compute_patterns` draws subtrees that ``expand_compute`` rewrites.
 
 Domains
     A function whose real domain is not the whole line gets, most of the time,
@@ -44,7 +51,10 @@ import numpy as np
 import sympy as sp
 from hypothesis import assume
 from hypothesis import strategies as st
+from sympy.codegen import cfunctions as cf
+from sympy.codegen import numpy_nodes as nn
 from sympy.core.numbers import NumberSymbol
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic import boolalg
 
 from .reference import Analysis, DtypeFacts, Program, derivative, evaluable
@@ -61,7 +71,19 @@ GUARDS = {
     "abs_gt1": (lambda u: u**2 + 2, lambda u: -sp.cosh(u) - 1, lambda u: sp.Abs(u) + 2),
     "unit_pos": (lambda u: sp.exp(-u**2), sp.sech, lambda u: 1 / (u**2 + 1)),
     "nonzero": (lambda u: u**2 + 1, sp.exp, lambda u: -sp.Abs(u) - 1),
+    "unit01": (lambda u: sp.exp(-u**2), lambda u: 1 / (u**2 + 1), lambda u: sp.sin(u)**2),
+    "open_0_2": (lambda u: 1 + sp.tanh(u), lambda u: sp.exp(-u**2), lambda u: 2 - sp.exp(-u**2)),
+    "gt_minus1": (lambda u: u**2, sp.tanh, lambda u: sp.exp(u) - sp.Rational(1, 2)),
 }
+
+
+def _unevaluated(cls):
+    """``cls(u)`` as it is, not rewritten (``digamma(x)`` would become ``polygamma(0, x)``)."""
+    def build(*args):
+        return cls(*args, evaluate=False)
+    build.__name__ = cls.__name__
+    build.cls = cls
+    return build
 
 #: (SymPy function, domain of its argument); None: the whole real line (poles are filtered).
 UNARY = (
@@ -74,7 +96,30 @@ UNARY = (
     (sp.acoth, "abs_gt1"), (sp.asech, "unit_pos"), (sp.acsch, "nonzero"),
     (sp.Abs, None), (sp.sign, None), (sp.floor, None), (sp.ceiling, None), (sp.frac, None),
     (sp.Heaviside, None),
+    # special functions (sympy_theano_printer/special.py)
+    (sp.gamma, None), (sp.loggamma, "positive"), (_unevaluated(sp.digamma), None),
+    (_unevaluated(sp.trigamma), None), (sp.erf, None), (sp.erfc, None), (sp.erfinv, "open_unit"),
+    (sp.erfcinv, "open_0_2"), (sp.factorial, None), (sp.sinc, None), (sp.DiracDelta, None),
+    (sp.beta, "positive"),
+    # sympy.codegen.cfunctions (the targets of the compute-oriented expand hint)
+    (cf.expm1, None), (cf.log1p, "gt_minus1"), (cf.exp2, None), (cf.log2, "positive"),
+    (cf.log10, "positive"), (cf.Sqrt, "positive"), (cf.Cbrt, None),
 )
+#: Functions of two real arguments, with the domain of each (see ``_binary_special``).
+BINARY = (
+    (sp.beta, "positive", "positive"), (sp.binomial, "positive", "positive"),
+    (sp.RisingFactorial, "positive", "positive"), (sp.FallingFactorial, "positive", "positive"),
+    (sp.erf2, None, None), (cf.hypot, None, None), (nn.logaddexp, None, None),
+    (nn.logaddexp2, None, None), (nn.minimum, None, None), (nn.maximum, None, None),
+)
+#: Classes SymPy evaluates exactly at numbers (arguments get a symbol, see ``_symbolic``).
+SPECIAL_CLASSES = frozenset(
+    [sp.gamma, sp.loggamma, sp.digamma, sp.trigamma, sp.erf, sp.erfc, sp.erfinv, sp.erfcinv,
+     sp.factorial, sp.sinc, sp.DiracDelta, sp.beta, cf.expm1, cf.log1p, cf.exp2, cf.log2, cf.log10,
+     cf.Sqrt, cf.Cbrt])
+#: Orders of ``polygamma`` and of the Bessel functions (integers and half-integers).
+POLYGAMMA_ORDERS = (0, 1, 2, 3)
+BESSEL_ORDERS = (0, 1, 2, sp.S.Half, sp.Rational(3, 2))
 #: Integer and rational exponents of ``Pow`` (sqrt, reciprocal, and those PyTensor specializes).
 EXPONENTS = (2, -1, sp.S.Half, 3, -2, -sp.S.Half, sp.Rational(1, 3), sp.Rational(3, 2), 4, 5, -3)
 #: Float constants (sp.Float at 15 digits; 0.5 and 2.5 are exact in every dtype).
@@ -88,14 +133,20 @@ LOGIC = ("And", "Or", "Not", "Xor", "Nand", "Nor", "Implies", "ITE")
 
 #: Every SymPy class the strategies build on purpose.
 COVERED = frozenset(
-    [fn for fn, _ in UNARY]
+    [getattr(fn, "cls", fn) for fn, _ in UNARY]
+    + [fn for fn, _, _ in BINARY]
     + [sp.Add, sp.Mul, sp.Pow, sp.atan2, sp.Min, sp.Max, sp.Mod, sp.log, sp.Heaviside, sp.Piecewise]
+    + [sp.polygamma, sp.besselj, sp.besseli, sp.besselk, sp.betainc, sp.betainc_regularized, cf.fma]
     + list(RELATIONS)
     + [getattr(boolalg, op) for op in LOGIC]
+    + [cf.isnan, cf.isinf]
 )
 #: Mapping entries left to ``tests/test_mapping.py``: functions of complex numbers
 #: (on the real symbols drawn here SymPy reduces them to ``x``, ``0``...).
-NOT_GENERATED = frozenset({sp.re, sp.im, sp.arg, sp.conjugate})
+#: lowergamma/uppergamma: mpmath.gammainc, the reference, can recurse for minutes at some
+#: arguments below SPECIAL_ARGUMENT_LIMIT (seen in the ci run); left to tests/test_mapping.py until
+#: the reference bounds its time.
+NOT_GENERATED = frozenset({sp.re, sp.im, sp.arg, sp.conjugate, sp.lowergamma, sp.uppergamma})
 
 
 def _guard(draw, domain, arg):
@@ -136,7 +187,7 @@ def _settled(draw, expr, symbols):
         try:
             z = complex(expr.evalf(15))
             ok = math.isfinite(z.real) and z.imag == 0
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             ok = False
     return expr if ok else draw(st.sampled_from(symbols))
 
@@ -149,7 +200,7 @@ def _real_node(draw, depth, symbols, piecewise):
     if depth <= 0:
         return _leaf(draw, symbols)
     kind = draw(st.sampled_from(("leaf", "unary", "arith", "unary", "pow", "binary", "unary",
-                                 "piecewise", "arith")))
+                                 "piecewise", "arith", "special")))
     if kind == "piecewise" and not piecewise:
         kind = "unary"
     sub = functools.partial(_real, draw, symbols=symbols, piecewise=piecewise)
@@ -157,7 +208,10 @@ def _real_node(draw, depth, symbols, piecewise):
         return _leaf(draw, symbols)
     if kind == "unary":
         fn, domain = draw(st.sampled_from(UNARY))
-        return fn(_guard(draw, domain, sub(depth - 1 - (domain is not None))))
+        arg = _guard(draw, domain, sub(depth - 1 - (domain is not None)))
+        if getattr(fn, "cls", fn) in SPECIAL_CLASSES:
+            arg = _symbolic(draw, arg, symbols)
+        return fn(arg)
     if kind == "arith":
         op = draw(st.sampled_from(("+", "*", "-", "/", "neg", "scale")))
         a = sub(depth - 1)
@@ -185,6 +239,8 @@ def _real_node(draw, depth, symbols, piecewise):
         if not e.is_Integer:
             base = _guard(draw, "positive", base)
         return sp.Pow(base, e)
+    if kind == "special":
+        return _special(draw, depth, sub, symbols)
     if kind == "binary":
         op = draw(st.sampled_from(("atan2", "Max", "Min", "Mod", "log", "Heaviside", "Max3")))
         a = sub(depth - 1)
@@ -214,6 +270,40 @@ def _real_node(draw, depth, symbols, piecewise):
     return sp.Piecewise(*pieces)
 
 
+def _symbolic(draw, arg, symbols):
+    """``arg``, or a symbol in its place when it has none.
+
+    SymPy evaluates special functions of numbers exactly: ``factorial(2**31 - 1)``,
+    ``RisingFactorial(x, 10**6)`` or ``gamma(70000)`` would take minutes or hours.
+    """
+    return arg if arg.free_symbols else draw(st.sampled_from(symbols))
+
+
+def _special(draw, depth, sub, symbols):
+    """A special function of several arguments (orders and parameters are small constants)."""
+    kind = draw(st.sampled_from(("binary", "binary", "polygamma", "bessel", "betainc", "fma")))
+    if kind == "binary":
+        fn, da, db = draw(st.sampled_from(BINARY))
+        return fn(_symbolic(draw, _guard(draw, da, sub(depth - 1 - (da is not None))), symbols),
+                  _symbolic(draw, _guard(draw, db, sub(depth - 1 - (db is not None))), symbols))
+    if kind == "polygamma":
+        return sp.polygamma(draw(st.sampled_from(POLYGAMMA_ORDERS)), _symbolic(draw, sub(depth - 1), symbols))
+    if kind == "bessel":
+        fn = draw(st.sampled_from((sp.besselj, sp.besseli, sp.besselk)))
+        order = draw(st.sampled_from(BESSEL_ORDERS))
+        domain = "positive" if fn is sp.besselk or not order.is_Integer else None
+        return fn(order, _symbolic(draw, _guard(draw, domain, sub(depth - 1 - (domain is not None))), symbols))
+    if kind == "betainc":
+        fn = draw(st.sampled_from((sp.betainc, sp.betainc_regularized)))
+        # always inside [0, 1] and a, b > 0: see test_regression_betainc_outside_the_unit_interval
+        a = draw(st.sampled_from(GUARDS["positive"]))(_symbolic(draw, sub(depth - 2), symbols))
+        b = draw(st.sampled_from((sp.S.Half, sp.Integer(2), sp.Rational(7, 2))))
+        x1 = draw(st.sampled_from(GUARDS["unit01"]))(_symbolic(draw, sub(depth - 2), symbols))
+        x2 = draw(st.sampled_from((sp.Integer(0), sp.S.Half, sp.Integer(1))))
+        return fn(a, b, x1, x2) if draw(st.booleans()) else fn(b, a, x2, x1)
+    return cf.fma(sub(depth - 1), sub(depth - 1), sub(depth - 1))
+
+
 def _boolean(draw, depth, symbols):
     sub = functools.partial(_real, draw, symbols=symbols, piecewise=False)
     if depth <= 1 or draw(st.integers(0, 2)) > 0:
@@ -222,8 +312,11 @@ def _boolean(draw, depth, symbols):
             lhs = draw(st.sampled_from((sp.floor, sp.ceiling, sp.sign)))(sub(depth - 1))
             return rel(lhs, sp.Integer(draw(st.integers(-2, 2))))
         return rel(sub(max(depth - 1, 0)), sub(max(depth - 2, 0)))
-    op = draw(st.sampled_from(LOGIC))
+    op = draw(st.sampled_from(LOGIC + ("isnan", "isinf")))
     a, b = _boolean(draw, depth - 1, symbols), _boolean(draw, depth - 1, symbols)
+    if op in ("isnan", "isinf"):  # false at every point of the domain (values are finite there)
+        test = (cf.isnan if op == "isnan" else cf.isinf)(sub(depth - 1))
+        return sp.Or(test, a) if draw(st.booleans()) else sp.And(sp.Not(test), a)
     if op == "Not":
         return sp.Not(a)
     if op == "ITE":
@@ -241,9 +334,12 @@ def _admissible(expr) -> bool:
         return False
     for node in sp.preorder_traversal(expr):
         cls = type(node)
+        if cls is ExprCondPair:  # a Piecewise's (expr, cond) pair: its parts are checked on their own
+            continue
         if not evaluable(cls):
             return False
         printable = (cls in MAPPING or node.is_Symbol or node.is_Number or node.is_Pow
+                     or hasattr(cls, "_theano")  # a class that prints itself (expand's xlogy)
                      or isinstance(node, (NumberSymbol, sp.Piecewise, sp.logic.boolalg.BooleanAtom)))
         if not printable:
             return False
@@ -255,8 +351,62 @@ def real_expressions(draw, depth=3, symbols=SYMBOLS, piecewise=True):
     """A real-valued SymPy expression over ``symbols`` (at least one of them occurs)."""
     try:
         expr = _real(draw, depth, tuple(symbols), piecewise)
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):  # SymPy refused
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError, OverflowError):  # SymPy refused
         # (Mod(a, 0), a < I) or failed (AttributeError inside Max._is_connected, a RecursionError)
+        assume(False)
+    assume(isinstance(expr, sp.Expr) and _admissible(expr))
+    return expr
+
+
+def _pattern(draw, sub):
+    """A subtree shaped like the left side of a rule of ``expand_compute`` (``expand.RULES``)."""
+    a, b = sub(), sub()
+    if not a.free_symbols:
+        a = draw(st.sampled_from(SYMBOLS))
+    if not b.free_symbols:
+        b = draw(st.sampled_from(SYMBOLS))
+    kind = draw(st.sampled_from(("log1p", "expm1", "hypot", "exp2", "log2", "log10", "logaddexp",
+                                 "cbrt", "xlogy", "horner", "factorial", "binomial", "rising",
+                                 "falling")))
+    positive = functools.partial(_guard, draw, "positive")
+    if kind == "log1p":
+        return sp.log(1 + _guard(draw, "gt_minus1", a))
+    if kind == "expm1":
+        return sp.exp(a) - 1
+    if kind == "hypot":
+        return sp.sqrt(a**2 + b**2)
+    if kind == "exp2":
+        return 2**a
+    if kind in ("log2", "log10"):
+        return sp.log(positive(a)) / sp.log(2 if kind == "log2" else 10)
+    if kind == "logaddexp":
+        return sp.log(sp.exp(a) + sp.exp(b))
+    if kind == "cbrt":
+        return positive(a) ** sp.Rational(1, 3)
+    if kind == "xlogy":
+        s = draw(st.sampled_from(SYMBOLS))
+        return s * sp.log(positive(s))
+    if kind == "horner":
+        s = draw(st.sampled_from(SYMBOLS))
+        coeffs = draw(st.lists(st.integers(-5, 5), min_size=3, max_size=6))
+        return sum(c * s**k for k, c in enumerate(coeffs)) + a
+    if kind == "factorial":
+        return sp.factorial(positive(a))
+    if kind == "binomial":
+        return sp.binomial(positive(a), positive(b))
+    return (sp.RisingFactorial if kind == "rising" else sp.FallingFactorial)(positive(a), positive(b))
+
+
+@st.composite
+def compute_patterns(draw, depth=2, symbols=SYMBOLS):
+    """A sum or product of 1 to 3 subtrees that the rules of ``expand_compute`` rewrite."""
+    def sub():
+        return _real(draw, draw(st.integers(0, depth - 1)), tuple(symbols), False)
+
+    try:
+        terms = [_pattern(draw, sub) for _ in range(draw(st.integers(1, 3)))]
+        expr = sp.Add(*terms) if draw(st.booleans()) else sp.Mul(*terms)
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError, OverflowError):
         assume(False)
     assume(isinstance(expr, sp.Expr) and _admissible(expr))
     return expr
@@ -267,7 +417,7 @@ def boolean_expressions(draw, depth=2, symbols=SYMBOLS):
     """A boolean SymPy expression (relations combined by logic) over ``symbols``."""
     try:
         expr = _boolean(draw, depth, tuple(symbols))
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError, OverflowError):
         assume(False)
     assume(not isinstance(expr, sp.Expr) and _admissible(expr))
     return expr
@@ -384,6 +534,9 @@ def gradient_cases(draw, dtype, expressions=None, points=4, tries=4):
     disagree on which one-sided derivative to return).
     """
     expr = draw(expressions if expressions is not None else real_expressions(depth=3))
+    # pytensor.grad of polygamma fails on FAST_COMPILE: test_regression_reverse_gradient_of_polygamma_on_fast_compile
+    assume(not expr.has(sp.polygamma, sp.digamma, sp.trigamma, sp.loggamma, sp.gamma, sp.factorial, sp.beta,
+                        sp.binomial, sp.RisingFactorial, sp.FallingFactorial))
     symbols = _symbols_of(expr)
     try:
         derivs = {s: derivative(expr, s) for s in symbols}
@@ -391,7 +544,7 @@ def gradient_cases(draw, dtype, expressions=None, points=4, tries=4):
             program_of(d, symbols)
     except NotImplementedError:  # a class the reference cannot evaluate
         assume(False)
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):  # SymPy's diff failed
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError, OverflowError):  # SymPy's diff failed
         assume(False)
     assume(all(_admissible(d) or (d.is_Number and d.is_finite) for d in derivs.values()))
     rows, analyses, danalyses = [], [], {s: [] for s in symbols}

@@ -235,3 +235,53 @@ def check_gradients(cases, results, mode):
         label = (f"{mode} {route} d/d{s} = {d}: reproduce with\n  {reproduction(case, mode, s)}\n")
         compared += assert_rows(case, values, analyses, label, margin=GRADIENT_MARGIN, dtype=case.dtype)
     return compared
+
+
+# ---------------------------------------------------------------------------- other routes
+def padded_arrays(cases):
+    """Per case, its input arrays cycled to the length of the longest case (``n`` rows each).
+
+    Row ``j`` of case ``k`` is its row ``j % len(case.rows)``; returns
+    ``(arrays, n)`` with the arrays of all cases in input order.
+    """
+    n = max(len(c.rows) for c in cases)
+    arrays = []
+    for case in cases:
+        take = [j % len(case.rows) for j in range(n)]
+        arrays.extend(a[take] for a in case.arrays())
+    return arrays, n
+
+
+def padded_case(case, n):
+    """``case`` with its rows cycled to ``n`` (as :func:`padded_arrays` lays them out)."""
+    from dataclasses import replace
+
+    take = [j % len(case.rows) for j in range(n)]
+    return replace(case, rows=tuple(case.rows[j] for j in take),
+                   analyses=tuple(case.analyses[j] for j in take), derivatives={})
+
+
+def broadcast_shapes(axes, n):
+    """``(shapes, grid)``: input ``i`` lies along one axis of an ``(n,) * d`` grid, every axis used.
+
+    ``axes[i]`` orders the inputs' axes (equal values share one axis; the
+    values are renumbered ``0 .. d - 1`` in order).
+    """
+    used = sorted(set(axes))
+    ndim = len(used)
+    shapes = [tuple(n if d == used.index(a) else 1 for d in range(ndim)) for a in axes]
+    return shapes, (n,) * ndim
+
+
+def loop_over_grid(ufunc, inputs, shape):
+    """``ufunc`` applied element by element (scalar calls) over the broadcast ``inputs``: one array per output."""
+    full = np.broadcast_arrays(*inputs)
+    outs = None
+    for index in np.ndindex(*shape):
+        values = ufunc(*[a[index] for a in full])
+        values = values if isinstance(values, tuple) else (values,)
+        if outs is None:
+            outs = [np.empty(shape, dtype=np.asarray(v).dtype) for v in values]
+        for o, v in zip(outs, values):
+            o[index] = v
+    return outs

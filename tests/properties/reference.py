@@ -81,8 +81,12 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.codegen import cfunctions as cf
+from sympy.codegen import numpy_nodes as nn
 from sympy.core.numbers import NumberSymbol
 from sympy.logic import boolalg
+
+from sympy_theano_printer.expand import xlogy
 
 #: Decimal digits of every reference computation.
 DPS = 30
@@ -92,6 +96,10 @@ K_EXACT = 0
 K_ROUNDED = 1
 K_LIBM = 4
 K_COMPOSED = 8
+# the special-function families of tests/test_mapping.py: one SciPy/Cephes kernel, and formulas
+# made of several kernels (gamma ratios, Gamma(s) * P(s, x), differences of betainc)
+K_SPECIAL = 8
+K_SPECIAL_FORMULA = 32
 
 #: Factor on the first-order bound for values (second-order terms, slack for PyTensor rewrites).
 MARGIN = 2.0
@@ -115,8 +123,15 @@ _LOCAL_CANCELLATION = {
     sp.asech: lambda u: _one_minus_square(1 / u) / 2, sp.acoth: lambda u: _one_minus_square(1 / u),
 }
 
+#: Periodic functions of their (first) argument (see ``Program._spans_a_period``).
+_TRIGONOMETRIC = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+_PERIODIC = _TRIGONOMETRIC + (sp.frac,)
+
 #: Functions with a pole where their (first) argument is 0.
-_POLE_AT_ZERO = (sp.log, sp.cot, sp.csc, sp.coth, sp.csch, sp.acsch, sp.asech)
+_POLE_AT_ZERO = (sp.log, sp.cot, sp.csc, sp.coth, sp.csch, sp.acsch, sp.asech, cf.log2, cf.log10,
+                 sp.gamma, sp.loggamma, sp.digamma, sp.trigamma)
+#: Functions with a pole where their second argument is 0.
+_POLE_AT_ZERO_OF_SECOND = (sp.polygamma, sp.besselk)
 
 
 class Invalid(Exception):
@@ -146,7 +161,7 @@ def _log(x, base=None):
     return mpmath.log(x) / mpmath.log(base)
 
 
-def _dirac(x):
+def _dirac(x, k=None):  # DiracDelta(x) and its derivatives DiracDelta(x, k): 0 away from 0
     if x == 0:
         raise Invalid("DiracDelta at 0")
     return mpmath.mpf(0)
@@ -160,6 +175,38 @@ def _atan2(y, x):
 
 def _xor(*args):
     return sum(bool(a) for a in args) % 2 == 1
+
+
+def _erfcinv(y):
+    with mpmath.workdps(mpmath.mp.dps + 20):  # 1 - y keeps y's digits for y near 0 and 2
+        return mpmath.erfinv(1 - y)
+
+
+def _polygamma(n, x):
+    if n != mpmath.floor(n) or n < 0:
+        raise Invalid("polygamma of a non-integer or negative order")
+    return mpmath.polygamma(int(n), x)
+
+
+def _xlogy(x, y):
+    if x == 0:
+        return mpmath.mpf(0)
+    return x * mpmath.log(y)
+
+
+def _logaddexp(x, y, base=None):
+    hi, lo = max(x, y), min(x, y)
+    if base is None:
+        return hi + mpmath.log1p(mpmath.exp(lo - hi))
+    return hi + mpmath.log1p(mpmath.power(base, lo - hi)) / mpmath.log(base)
+
+
+def _real_only(fn):
+    """``fn`` refused outside the real line: SymPy's value is complex where mpmath's is."""
+    def wrapped(*args):
+        return _real(fn(*args))
+    wrapped.__name__ = getattr(fn, "__name__", "special")
+    return wrapped
 
 
 #: SymPy class -> mpmath function of the evaluated arguments (SymPy's real-line conventions).
@@ -178,7 +225,34 @@ REAL_FUNCTIONS = {
     sp.frac: lambda x: x - mpmath.floor(x), sp.Heaviside: _heaviside,
     sp.Min: min, sp.Max: max, sp.Mod: _mod,
     sp.DiracDelta: _dirac,
+    # special functions (sympy_theano_printer/special.py), SymPy's definitions on the real line
+    sp.gamma: mpmath.gamma, sp.loggamma: mpmath.loggamma, sp.digamma: mpmath.digamma,
+    sp.trigamma: lambda x: mpmath.polygamma(1, x), sp.polygamma: _polygamma,
+    sp.beta: lambda a, b=None: mpmath.beta(a, a if b is None else b),
+    sp.lowergamma: lambda s, x: mpmath.gammainc(s, 0, x),
+    sp.uppergamma: lambda s, x: mpmath.gammainc(s, x, mpmath.inf),
+    sp.betainc: lambda a, b, x1, x2: mpmath.betainc(a, b, x1, x2),
+    sp.betainc_regularized: lambda a, b, x1, x2: mpmath.betainc(a, b, x1, x2, regularized=True),
+    sp.erf: mpmath.erf, sp.erfc: mpmath.erfc, sp.erfinv: mpmath.erfinv, sp.erfcinv: _erfcinv,
+    sp.erf2: lambda x, y: mpmath.erf(y) - mpmath.erf(x),
+    sp.besselj: mpmath.besselj, sp.besseli: mpmath.besseli, sp.besselk: mpmath.besselk,
+    sp.factorial: mpmath.factorial, sp.binomial: mpmath.binomial,
+    sp.RisingFactorial: mpmath.rf, sp.FallingFactorial: mpmath.ff, sp.sinc: mpmath.sinc,
+    # sympy.codegen.cfunctions and numpy_nodes (C99's meanings: Cbrt is the real, sign-keeping root)
+    cf.expm1: mpmath.expm1, cf.log1p: mpmath.log1p, cf.exp2: lambda x: mpmath.power(2, x),
+    cf.log2: lambda x: mpmath.log(x, 2), cf.log10: mpmath.log10, cf.Sqrt: mpmath.sqrt,
+    cf.Cbrt: lambda x: mpmath.sign(x) * mpmath.cbrt(abs(x)), cf.hypot: mpmath.hypot,
+    cf.fma: lambda a, b, c: mpmath.fadd(mpmath.fmul(a, b, exact=True), c, exact=True),
+    nn.logaddexp: _logaddexp, nn.logaddexp2: lambda x, y: _logaddexp(x, y, 2),
+    nn.minimum: min, nn.maximum: max,
+    # the compute-oriented expand hint's own function (sympy_theano_printer/expand.py)
+    xlogy: _xlogy,
 }
+
+_SLOW_FAR_OUT = frozenset([sp.gamma, sp.loggamma, sp.digamma, sp.trigamma, sp.polygamma, sp.beta,
+                           sp.lowergamma, sp.uppergamma, sp.betainc, sp.betainc_regularized,
+                           sp.besselj, sp.besseli, sp.besselk, sp.factorial, sp.binomial,
+                           sp.RisingFactorial, sp.FallingFactorial, sp.erfinv, sp.erfcinv])
 
 #: SymPy class -> Python function of the evaluated arguments, for boolean-valued nodes.
 BOOLEAN_FUNCTIONS = {
@@ -189,11 +263,12 @@ BOOLEAN_FUNCTIONS = {
     boolalg.Not: lambda a: not a, boolalg.Xor: _xor,
     boolalg.Nand: lambda *a: not all(a), boolalg.Nor: lambda *a: not any(a),
     boolalg.Implies: lambda a, b: (not a) or b,
+    cf.isnan: mpmath.isnan, cf.isinf: mpmath.isinf,
 }
 
 #: Classes whose value has a jump or a kink (used to keep gradients away from them).
 NON_SMOOTH = (sp.Abs, sp.sign, sp.floor, sp.ceiling, sp.frac, sp.Mod, sp.Heaviside, sp.Min, sp.Max,
-              sp.Piecewise, sp.DiracDelta) + tuple(BOOLEAN_FUNCTIONS)
+              nn.minimum, nn.maximum, sp.Piecewise, sp.DiracDelta) + tuple(BOOLEAN_FUNCTIONS)
 #: Smooth classes with a jump where their argument is 0 (SymPy's acot: pi/2 at 0+, -pi/2 at 0-).
 JUMP_AT_ZERO = (sp.acot,)
 
@@ -203,6 +278,16 @@ def evaluable(cls) -> bool:
     return (cls in REAL_FUNCTIONS or cls in BOOLEAN_FUNCTIONS
             or issubclass(cls, (sp.Symbol, sp.Number, NumberSymbol, sp.Add, sp.Mul, sp.Pow,
                                 sp.Piecewise, boolalg.ITE, boolalg.BooleanAtom)))
+
+
+def operands(node):
+    """The arguments of ``node``; a ``Piecewise``'s as ``expr0, cond0, expr1, cond1, ...``.
+
+    (``Piecewise.args`` are ``ExprCondPair`` tuples, which are not values.)
+    """
+    if isinstance(node, sp.Piecewise):
+        return tuple(a for pair in node.args for a in pair.args)
+    return node.args
 
 
 def _number(expr):
@@ -230,8 +315,16 @@ def _real(value):
     return value
 
 
+#: Largest argument magnitude at which the reference evaluates a special function: mpmath's
+#: polygamma, incomplete gamma/beta and Bessel functions take seconds to minutes far out
+#: (``psi(3, -1e300)``), so points beyond it are outside the domain the properties check.
+SPECIAL_ARGUMENT_LIMIT = 1e4
+
+
 def _apply(node, args):
     """The value of the real-valued ``node`` at the values ``args`` of its arguments."""
+    if type(node) in _SLOW_FAR_OUT and any(abs(a) > SPECIAL_ARGUMENT_LIMIT for a in args):
+        raise Invalid("a special-function argument beyond SPECIAL_ARGUMENT_LIMIT")
     try:
         if node.is_Add:  # exact: 1 + 3e-170 must not round to 1 (log1p rewrites see the difference)
             value = functools.reduce(lambda a, b: mpmath.fadd(a, b, exact=True), args)
@@ -347,13 +440,13 @@ class Program:
                 continue
             if not ready:
                 stack.append((node, True))
-                stack.extend((a, False) for a in reversed(node.args) if a not in self.index)
+                stack.extend((a, False) for a in reversed(operands(node)) if a not in self.index)
                 continue
             if not evaluable(type(node)):
                 raise NotImplementedError(f"the reference cannot evaluate {type(node).__name__}: {node}")
             self.index[node] = len(self.nodes)
             self.nodes.append(node)
-            self.children.append(tuple(self.index[a] for a in node.args))
+            self.children.append(tuple(self.index[a] for a in operands(node)))
         self.root = self.index[expr]
         # above[i]: the nodes whose value depends on node i (i itself included)
         below = []
@@ -374,10 +467,19 @@ class Program:
             ch = self.children[p]
             if isinstance(node, _POLE_AT_ZERO) or (node.is_Pow and node.exp.is_negative):
                 self.poles.append((p, ch[0]))
-            elif isinstance(node, sp.Mod) or (isinstance(node, sp.log) and len(ch) == 2):
+            elif (isinstance(node, sp.Mod) or (isinstance(node, sp.log) and len(ch) == 2)
+                  or isinstance(node, _POLE_AT_ZERO_OF_SECOND)):
                 self.poles.append((p, ch[1]))
             elif node.is_Pow and not node.exp.is_Number:
                 self.poles.append((p, ch[0]))
+        # (parent, argument, quarter period or None for |divisor| / 4): periodic nodes
+        self.periodic = []
+        for p, node in enumerate(self.nodes):
+            ch = self.children[p]
+            if isinstance(node, _PERIODIC):
+                self.periodic.append((p, ch[0], mpmath.pi / 4 if isinstance(node, _TRIGONOMETRIC) else 0.25))
+            elif isinstance(node, sp.Mod):
+                self.periodic.append((p, ch[0], None))
 
     # -------------------------------------------------------------- evaluation
     def evaluate(self, point, facts: DtypeFacts, memo=None):
@@ -456,7 +558,7 @@ class Program:
                             y2 = self._eval(self.root, env, trial, _UNCHECKED)
                         except Invalid:
                             return Analysis(y, math.inf, True)
-                        if self._crosses_a_pole(i, memo, trial):
+                        if self._crosses_a_pole(i, memo, trial) or self._spans_a_period(i, memo, trial):
                             return Analysis(y, math.inf, True)
                         if self.is_boolean:
                             if y2 != y:
@@ -552,6 +654,31 @@ class Program:
                 return True
         return False
 
+    def _spans_a_period(self, shifted, memo, trial) -> bool:
+        """True when shifting node ``shifted`` moves the argument of a periodic node by a quarter period.
+
+        The bound compares the two ends of the shift only; for ``cos(x**5)`` at
+        ``x = 1000`` in float32 the rounding of ``x**5`` (about 1e9) spans many
+        periods, every value in the range is possible in between, and no bound
+        short of the range holds: the row is unresolvable in the dtype (like
+        ``sin(1e60)``), and is skipped.  Periodic: the trigonometric functions,
+        ``frac`` (period 1) and ``Mod(a, b)`` in ``a`` (period ``|b|``).
+        """
+        for parent, child, quarter in self.periodic:
+            if parent not in self.above[shifted] or child not in trial or child not in memo:
+                continue
+            a, b = memo[child], trial[child]
+            if not (isinstance(a, mpmath.mpf) and isinstance(b, mpmath.mpf)):
+                continue
+            if quarter is None:  # Mod: a quarter of the divisor's magnitude
+                divisor = memo.get(self.children[parent][1])
+                if not isinstance(divisor, mpmath.mpf):
+                    continue
+                quarter = abs(divisor) / 4
+            if abs(a - b) >= quarter:
+                return True
+        return False
+
     def _near_kink(self, memo, facts) -> bool:
         """True when a jump or kink of a non-smooth node lies within ``sqrt(eps)`` (relative) of the point."""
         tol = mpmath.mpf(math.sqrt(facts.eps))
@@ -563,7 +690,7 @@ class Program:
             if isinstance(node, sp.Piecewise):
                 continue  # its conditions are relational nodes of their own
             reals = [a for a in args if isinstance(a, mpmath.mpf)]
-            if isinstance(node, (sp.Min, sp.Max)):
+            if isinstance(node, (sp.Min, sp.Max, nn.minimum, nn.maximum)):
                 if any(abs(a - b) <= tol * (1 + abs(a) + abs(b))
                        for k, a in enumerate(reals) for b in reals[k + 1:]):
                     return True
@@ -600,7 +727,23 @@ _RECIPROCAL_INNER = {sp.asec: mpmath.acos, sp.acsc: mpmath.asin, sp.acoth: mpmat
                      sp.asech: mpmath.acosh, sp.acsch: mpmath.asinh}
 _COMPOSED = (sp.cot, sp.sec, sp.csc, sp.coth, sp.sech, sp.csch, sp.acot)
 _EXACT = (sp.Abs, sp.sign, sp.floor, sp.ceiling, sp.Min, sp.Max, sp.Heaviside, sp.Piecewise,
-          boolalg.ITE, sp.DiracDelta)
+          boolalg.ITE, sp.DiracDelta, nn.minimum, nn.maximum)
+#: Special functions: (relative error, absolute error) in eps; the absolute part where a kernel
+#: is accurate to eps only in absolute terms near a zero of the function (test_mapping.py's atol).
+_SPECIAL = {
+    sp.gamma: (K_SPECIAL, 0), sp.loggamma: (K_SPECIAL, K_SPECIAL), sp.digamma: (K_SPECIAL, K_SPECIAL),
+    sp.trigamma: (K_SPECIAL, 0), sp.polygamma: (K_SPECIAL, K_SPECIAL), sp.erfinv: (K_SPECIAL, 0),
+    sp.erfcinv: (K_SPECIAL, 0), sp.besselj: (K_SPECIAL, 4), sp.besseli: (K_SPECIAL, 0),
+    sp.besselk: (K_SPECIAL, 0), sp.factorial: (K_SPECIAL, 0),
+    sp.beta: (K_SPECIAL_FORMULA, 0), sp.lowergamma: (K_SPECIAL_FORMULA, 0),
+    sp.uppergamma: (K_SPECIAL_FORMULA, 0), sp.binomial: (K_SPECIAL_FORMULA, 0),
+    sp.RisingFactorial: (K_SPECIAL_FORMULA, 0), sp.FallingFactorial: (K_SPECIAL_FORMULA, 0),
+    sp.betainc: (K_SPECIAL_FORMULA, K_SPECIAL_FORMULA),
+    sp.betainc_regularized: (K_SPECIAL_FORMULA, K_SPECIAL_FORMULA),
+    sp.sinc: (K_COMPOSED, 1), cf.hypot: (K_LIBM, 0), cf.Cbrt: (K_LIBM, 0),
+    nn.logaddexp: (K_COMPOSED, K_COMPOSED), nn.logaddexp2: (K_COMPOSED, K_COMPOSED),
+    xlogy: (K_COMPOSED, 0), cf.Sqrt: (K_ROUNDED, 0),
+}
 
 
 def _relative(v, k, eps):
@@ -642,6 +785,16 @@ def error_sources(node, v, args, facts: DtypeFacts):
     cls = type(node)
     if cls in _EXACT:
         return []
+    if cls in _SPECIAL:
+        k, floor = _SPECIAL[cls]
+        d = (k * abs(v) + floor) * eps
+        return [(v - d, v + d)]
+    if cls is sp.erf2:  # erf(y) - erf(x): the error of each term, whatever the cancellation
+        d = K_SPECIAL * eps * (abs(mpmath.erf(args[0])) + abs(mpmath.erf(args[1])))
+        return [(v - d, v + d)]
+    if cls is cf.fma:  # a*b + c with one or two roundings
+        d = 2 * K_ROUNDED * eps * (abs(args[0] * args[1]) + abs(args[2]))
+        return [(v - d, v + d)]
     if cls in (sp.frac,):
         return [_relative(v, K_ROUNDED, eps)]
     if cls is sp.Mod:
