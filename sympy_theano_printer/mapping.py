@@ -37,6 +37,16 @@ Abramowitz & Stegun, *Handbook of Mathematical Functions*, 4.3.5, 4.4.3-4.4.8,
   for real arguments);
 * ``Heaviside(x, H0) = H0`` at 0 and ``(sign(x) + 1)/2`` elsewhere, NaN for NaN;
 * ``Nand``, ``Nor``, ``Implies`` through ``and``/``or``/``not``.
+
+Special functions (gamma family, incomplete gamma and beta, error functions,
+Bessel functions, factorials, ``sinc``, ``DiracDelta``) and the
+``sympy.codegen.cfunctions``/``numpy_nodes`` classes (``expm1``, ``log1p``,
+``exp2``, ``log2``, ``log10``, ``Sqrt``, ``Cbrt``, ``hypot``, ``fma``,
+``isnan``, ``isinf``, ``logaddexp``, ``logaddexp2``, ``minimum``, ``maximum``)
+map to PyTensor's ops where they are exact and to the formulas of
+:mod:`sympy_theano_printer.special` otherwise; each formula's docstring gives
+its source, its domain and its value outside the domain (NaN where SymPy's
+value is complex or ``zoo``).
 """
 from __future__ import annotations
 
@@ -46,7 +56,10 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import sympy
+from sympy.codegen import cfunctions, numpy_nodes
 from sympy.logic import boolalg
+
+from . import special as _special
 
 
 def _name(fn) -> str:
@@ -102,6 +115,29 @@ def _of_reciprocal(fn):
 
     composed.__name__ = f"{_name(fn)}_of_reciprocal"
     return composed
+
+
+def _exact_extremum(fn, pick):
+    """``fn`` (``pt.maximum``/``pt.minimum``) for floats; a ``switch`` when both arguments are integers.
+
+    PyTensor's C code for ``maximum``/``minimum`` is one conditional expression
+    whose NaN branch is a ``double``, so C converts an int64 result to double
+    and back: ``maximum(2**53 + 1, 2**53)`` gives ``2**53`` on the C back end
+    (CVM), while NUMBA is exact.  Integers cannot be NaN, so a ``switch`` on
+    the comparison is the same function, exact on every back end.
+    """
+
+    def extremum(a, b):
+        if all(str(v.dtype).startswith(("int", "uint")) for v in (a, b)):
+            return pt.switch(pick(a, b), a, b)
+        return fn(a, b)
+
+    extremum.__name__ = _name(fn)
+    return extremum
+
+
+_maximum = _exact_extremum(pt.maximum, pt.ge)
+_minimum = _exact_extremum(pt.minimum, pt.le)
 
 
 def _frac(x):
@@ -229,8 +265,8 @@ MAPPING: dict[type, object] = {
     sympy.ceiling: _integer_preserving(pt.ceil),
     sympy.frac: _frac,
     sympy.Heaviside: _heaviside,
-    sympy.Min: _nary(pt.minimum),
-    sympy.Max: _nary(pt.maximum),
+    sympy.Min: _nary(_minimum),
+    sympy.Max: _nary(_maximum),
     # complex numbers
     sympy.re: pt.real,
     sympy.im: pt.imag,
@@ -252,6 +288,48 @@ MAPPING: dict[type, object] = {
     boolalg.Nor: _nor,
     boolalg.Implies: _implies,
     boolalg.ITE: pt.switch,
+    # special functions (formulas and domains in special.py; hyper is a printer method there)
+    sympy.gamma: _special.gamma,
+    sympy.loggamma: _special.loggamma,
+    sympy.digamma: _special.digamma,
+    sympy.trigamma: _special.trigamma,
+    sympy.polygamma: _special.polygamma,
+    sympy.beta: _special.beta,
+    sympy.lowergamma: _special.lowergamma,
+    sympy.uppergamma: _special.uppergamma,
+    sympy.betainc: _special.betainc,
+    sympy.betainc_regularized: _special.betainc_regularized,
+    sympy.erf: pt.erf,
+    sympy.erfc: pt.erfc,
+    sympy.erfinv: pt.erfinv,
+    sympy.erfcinv: pt.erfcinv,
+    sympy.erf2: _special.erf2,
+    sympy.besselj: _special.besselj,
+    sympy.besseli: _special.besseli,
+    sympy.besselk: _special.besselk,
+    sympy.factorial: _special.factorial,
+    sympy.binomial: _special.binomial,
+    sympy.RisingFactorial: _special.rising_factorial,
+    sympy.FallingFactorial: _special.falling_factorial,
+    sympy.sinc: _special.sinc,
+    sympy.DiracDelta: _special.dirac_delta,
+    # sympy.codegen.cfunctions: C99's accurate variants (targets of the expand hints)
+    cfunctions.expm1: pt.expm1,
+    cfunctions.log1p: pt.log1p,
+    cfunctions.exp2: pt.exp2,
+    cfunctions.log2: pt.log2,
+    cfunctions.log10: pt.log10,
+    cfunctions.Sqrt: pt.sqrt,
+    cfunctions.Cbrt: _special.cbrt,
+    cfunctions.hypot: _special.hypot,
+    cfunctions.fma: _special.fma,
+    cfunctions.isnan: pt.isnan,
+    cfunctions.isinf: pt.isinf,
+    # sympy.codegen.numpy_nodes
+    numpy_nodes.logaddexp: _special.logaddexp,
+    numpy_nodes.logaddexp2: _special.logaddexp2,
+    numpy_nodes.minimum: _minimum,
+    numpy_nodes.maximum: _maximum,
 }
 
 #: Classes computed in integer arithmetic when all their arguments are integers.
@@ -280,5 +358,7 @@ EXACT_ON_INTEGERS: frozenset[type] = frozenset(
         boolalg.Nor,
         boolalg.Implies,
         boolalg.ITE,
+        numpy_nodes.minimum,
+        numpy_nodes.maximum,
     }
 )

@@ -328,7 +328,11 @@ class TheanoPrinter(SpecialFunctionPrinterMixin, MatrixPrinterMixin, Printer):
         else:
             if shape is None:
                 shape = tuple(1 if b else None for b in broadcastable)
-            var = pt.tensor(name=name, dtype=dtype, shape=shape)
+            try:
+                var = pt.tensor(name=name, dtype=dtype, shape=shape)
+            except ValueError:  # PyTensor refuses names that look like dtypes ("f32", "d", "i8")
+                var = pt.tensor(dtype=dtype, shape=shape)
+                var.name = name
             self.cache[key] = var
         self._symbols[var] = s
         return var
@@ -479,9 +483,17 @@ class TheanoPrinter(SpecialFunctionPrinterMixin, MatrixPrinterMixin, Printer):
         else:
             result = self._print(deriv.expr)
         result = self.as_float(result)
+        from pytensor.gradient import NullTypeGradError
+
         for var, count in deriv.variable_count:
             for _ in range(int(count)):
-                result = self._elementwise_derivative(result, wrts[var])
+                try:
+                    result = self._elementwise_derivative(result, wrts[var])
+                except NullTypeGradError as err:  # e.g. a Bessel function's order
+                    raise UnsupportedExpressionError(
+                        deriv, f"PyTensor has no derivative of {deriv.expr} with respect to {var} ({err}); "
+                        "differentiate with respect to another variable, or give it a fixed value",
+                    ) from err
         return result
 
     def _elementwise_derivative(self, f, x):

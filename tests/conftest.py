@@ -6,7 +6,7 @@
 * ``mpmath_dps30``: run a test with ``mpmath.mp.dps = 30`` (restored after).
 * Hypothesis profiles (see :data:`HYPOTHESIS_PROFILES`): ``ci``, loaded by
   default, is deterministic and bounded in time; ``long`` is for deep runs:
-  ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py``.
+  ``HYPOTHESIS_PROFILE=long python -m pytest tests/properties/hypothesis_properties.py``.
 """
 from __future__ import annotations
 

@@ -71,6 +71,8 @@ from sympy.core.numbers import (
     NegativeInfinity,
     Pi,
 )
+from sympy.codegen import cfunctions as cf
+from sympy.codegen import numpy_nodes as nn
 from sympy.logic import boolalg
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
@@ -133,9 +135,21 @@ def _exact(value):
     return sp.Rational(value)  # the exact binary value
 
 
+#: sympy.codegen classes stay unevaluated at numbers (``Sqrt(4)``, ``fma(2, 3, 4)``); SymPy's
+#: ``expand_func`` rewrites them into the functions they stand for.
+_CODEGEN_CLASSES = (cf.expm1, cf.log1p, cf.exp2, cf.log2, cf.log10, cf.Sqrt, cf.Cbrt, cf.hypot, cf.fma,
+                    cf.isnan, cf.isinf, nn.logaddexp, nn.logaddexp2, nn.minimum, nn.maximum)
+
+
+def _evaluated(val):
+    if isinstance(val, sp.Basic) and val.has(*_CODEGEN_CLASSES):
+        return sp.expand_func(val)
+    return val
+
+
 def sympy_value(expr, symbols, row, out):
     """SymPy's own value of ``expr`` at the exact input values ``row``, as a Python number."""
-    val = expr.xreplace({s: _exact(v) for s, v in zip(symbols, row)})
+    val = _evaluated(expr.xreplace({s: _exact(v) for s, v in zip(symbols, row)}))
     assert val is not sp.zoo, f"SymPy gives zoo for {expr} at {row}; choose another point"
     if isinstance(val, (BooleanTrue, BooleanFalse)):
         return bool(val)
@@ -265,6 +279,188 @@ unary(sp.atanh, [-1, -0.5, -TINY, 0, TINY, 0.5, 1 - EPS / 2, 1, nan], mp(mpmath.
 unary(sp.acoth, [-inf, -BIG, -2, -1, 1, 1.5, 2, BIG, inf, nan], mp(mpmath.acoth), K_COMPOSED)
 unary(sp.asech, [0, TINY, 1e-10, 0.5, 0.75, 1, nan], mp(mpmath.asech), K_COMPOSED)
 unary(sp.acsch, [-inf, -BIG, -1, -TINY, TINY, 0.5, 1, BIG, inf, nan], mp(mpmath.acsch), K_COMPOSED)
+
+# --- sympy.codegen.cfunctions and numpy_nodes (the targets of the compute-oriented expand hints)
+unary(cf.expm1, [-inf, -800, -1, -1e-10, 0, 1e-10, 1, 709, 710, inf, nan], mp(mpmath.expm1))
+unary(cf.log1p, [-1, -0.5, -1e-10, 0, 1e-10, 1, BIG, inf, nan], mp(mpmath.log1p))
+# where exp(x) - 1 and log(1 + x) cancel completely (SymPy's evalf of its expansion is wrong there)
+unary(cf.expm1, [-TINY, -1e-100, 5e-324, TINY], mp(mpmath.expm1), name="expm1-tiny")
+unary(cf.log1p, [-TINY, -1e-100, 5e-324, TINY], mp(mpmath.log1p), name="log1p-tiny")
+unary(cf.exp2, [-inf, -1075, -1074, -1022.5, -1, 0, 0.5, 1, 10, 1023.5, 1024, inf, nan],
+      mp(lambda a: mpmath.mpf(2) ** a))
+unary(cf.log2, [0, 5e-324, TINY, 0.5, 1, 3, 1024, BIG, inf, nan], mp(lambda a: mpmath.log(a, 2)))
+unary(cf.log10, [0, 5e-324, TINY, 0.1, 1, 3, 1000, BIG, inf, nan], mp(mpmath.log10))
+unary(cf.Sqrt, [0, 5e-324, TINY, 0.25, 2, BIG, inf, nan], mp(mpmath.sqrt), K_ROUNDED)
+# Cbrt: sign kept (SymPy's Cbrt(-8) = -2, a real root); pow(|x|, 1/3) plus one Newton step
+CBRT = [-inf, -BIG, -27, -8, -2, -TINY, -5e-324, 0, 5e-324, TINY, 1e-10, 0.125, 2, 27, 1e22, BIG,
+        1.7976931348623157e308, inf, nan]
+unary(cf.Cbrt, CBRT, mp(lambda a: mpmath.sign(a) * mpmath.cbrt(abs(a))), K_LIBM)
+case("hypot", lambda x, y: cf.hypot(x, y),
+     [(3, 4), (-3, 4), (0, 0), (0, -2), (BIG, BIG), (TINY, TINY), (5e-324, 5e-324), (1, 1e-200),
+      (-inf, 1), (1, inf), (inf, inf), (nan, 1), (1, nan)],
+     mp(lambda a, b: mpmath.sqrt(a * a + b * b)), (cf.hypot,), inputs=("float64",) * 2)
+case("fma", lambda x, y, z: cf.fma(x, y, z),
+     [(2, 3, 4), (-1.5, 2, 0.25), (BIG, 10, -inf), (0, inf, 1), (nan, 1, 1)],
+     mp(lambda a, b, c: a * b + c), (cf.fma,), inputs=("float64",) * 3, k=K_ROUNDED)
+case("isinf", lambda x: sp.Or(cf.isinf(x), x > 1), [-inf, -1, 0, TINY, 2, inf],
+     lambda a: math.isinf(a) or a > 1, (cf.isinf,), out="bool", k=K_EXACT)
+case("isnan", lambda x: cf.isnan(x), [-inf, -1, 0, TINY, inf, nan], lambda a: math.isnan(a), (cf.isnan,),
+     out="bool", k=K_EXACT)
+LOGADDEXP_ROWS = [(0, 0), (1, 2), (-1, 1), (1000, 1000), (1000, -1000), (-1000, -1001), (800, 801),
+                  (-inf, 0), (0, -inf), (-inf, -inf), (inf, inf), (inf, -inf), (1e-20, -1e-20), (5, -745)]
+case("logaddexp", lambda x, y: nn.logaddexp(x, y), LOGADDEXP_ROWS,
+     mp(lambda a, b: a if a == b and mpmath.isinf(a) else mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
+     (nn.logaddexp,), inputs=("float64",) * 2, k=K_COMPOSED)
+case("logaddexp2", lambda x, y: nn.logaddexp2(x, y), LOGADDEXP_ROWS,
+     mp(lambda a, b: a if a == b and mpmath.isinf(a) else mpmath.log(2**a + 2**b, 2)),
+     (nn.logaddexp2,), inputs=("float64",) * 2, k=K_COMPOSED)
+case("numpy-minimum-maximum", lambda x, y: nn.maximum(x, y) - nn.minimum(x, y),
+     [(1, 2), (2, 1), (-inf, 0), (3, 3)], lambda a, b: abs(a - b), (nn.minimum, nn.maximum),
+     inputs=("float64",) * 2, k=K_EXACT)
+case("numpy-maximum-int64", lambda n, m: nn.maximum(n, m), [(2**53 + 1, 2**53), (-5, 5)],
+     lambda a, b: max(a, b), (nn.maximum,), inputs=("int64",) * 2, out="int64", k=K_EXACT)
+
+# --- special functions (sympy_theano_printer/special.py).  Points across each domain; the poles,
+# complex values and backend comparisons are in tests/test_special.py.  Tolerances (measured, then
+# rounded up to a power of two): K_SPECIAL for one SciPy/Cephes special-function kernel (documented
+# to ~1e-15 relative, measured <= 4 ulp at these points except where noted), K_SPECIAL_FORMULA for
+# the formulas built from several kernels (gamma ratios, Gamma(s) * P(s, x), differences of betainc).
+K_SPECIAL = 8
+K_SPECIAL_FORMULA = 32
+unary(sp.gamma, [-2.5, -0.5, -1e-10, 1e-300, 1e-10, 0.5, 1, 2.5, 10, 23, 100.5, 170.5, 171.7, inf, nan],
+      mp(mpmath.gamma), K_SPECIAL)
+# large points are not integers: SymPy evaluates loggamma(n), polygamma(m, n) at an integer n
+# exactly (log((n-1)!), harmonic numbers), which takes forever for n = 1e300
+BIG_NONINT = 2.0**50 + 0.25  # not a half-integer either: SymPy expands loggamma(p/2) exactly
+unary(sp.loggamma, [0, -1, -7, 5e-324, TINY, 1e-10, 0.5, 1, 1.5, 2, 2.5, 10, 100.5, 1e5 + 0.25, BIG_NONINT,
+      inf, nan],
+      mp(mpmath.loggamma), K_SPECIAL)
+unary(lambda x: sp.digamma(x, evaluate=False), [-2.5, -0.5, 1e-300, 1e-10, 0.5, 1, 1.4616321449683622,
+      2.5, 10, 1e5 + 0.25, BIG_NONINT, inf, nan], mp(mpmath.digamma), K_SPECIAL, name="digamma", covers=(sp.digamma,))
+unary(lambda x: sp.trigamma(x, evaluate=False), [-2.5, -0.5, 1e-150, 1e-10, 0.5, 1, 2.5, 10, 1e5 + 0.25,
+      BIG_NONINT, inf, nan], mp(lambda a: mpmath.polygamma(1, a)), K_SPECIAL, name="trigamma", covers=(sp.trigamma,))
+POLYGAMMA_X = [-2.5, -0.5, 1e-10, 0.5, 1, 2.5, 10, 1e5 + 0.25, inf, nan]
+# SciPy's polygamma(n >= 2, x < 0) goes through the reflection of the Hurwitz zeta: 33 ulp
+# measured at x = -2.5, n = 2
+K_POLYGAMMA = 64
+for order in (0, 1, 2, 3, 5):
+    case(f"polygamma-{order}", lambda x, order=order: sp.polygamma(order, x), POLYGAMMA_X,
+         mp(lambda a, order=order: mpmath.polygamma(order, a)), (sp.polygamma,), k=K_POLYGAMMA)
+case("polygamma-symbolic-order", lambda n, x: sp.polygamma(n, x),
+     [(0, 2.5), (1, 2.5), (2, 0.5), (4, 10), (3, -1.5), (0.5, 2.0), (-1, 2.0), (nan, 1.0)],
+     lambda n, a: mpmath.polygamma(int(n), a) if n >= 0 and n == int(n) else nan, (sp.polygamma,),
+     inputs=("float64", "float64"), k=K_SPECIAL)
+case("polygamma-int64-order", lambda n, x: sp.polygamma(n, x), [(0, 2.5), (1, 2.5), (2, 0.5), (6, 3.0)],
+     mp(lambda n, a: mpmath.polygamma(int(n), a)), (sp.polygamma,), inputs=("int64", "float64"),
+     k=K_SPECIAL)
+case("beta", lambda a, b: sp.beta(a, b),
+     [(0.5, 0.5), (1, 1), (2, 3), (1e-10, 1), (-2.5, 1), (-0.5, -0.5), (10, 20), (50, 60), (nan, 1)],
+     mp(mpmath.beta), (sp.beta,), inputs=("float64",) * 2, k=K_SPECIAL_FORMULA)
+# past the overflow of Gamma (arguments > 170) the formulas go through exp(sum of gammaln): the
+# relative error is ~eps * (|gammaln(a)| + |gammaln(b)| + |gammaln(a+b)|), ~2e3 ulp at these points
+K_LOG_GAMMA = 4096
+case("beta-large", lambda a, b: sp.beta(a, b), [(100, 100), (170, 3), (200, 0.5), (1000, 1000)],
+     mp(mpmath.beta), (sp.beta,), inputs=("float64",) * 2, k=K_LOG_GAMMA)
+case("beta-one-argument", lambda a: sp.beta(a), [0.5, 1, 2.5, 30], mp(lambda a: mpmath.beta(a, a)),
+     (sp.beta,), k=K_SPECIAL_FORMULA)
+# Gamma(s) times SciPy's gammainc/gammaincc: 42 ulp measured for uppergamma(1/2, 1/2) (igamc);
+# the C versions (CVM, tests/test_special.py): 361 ulp for lowergamma(150, 140)
+K_INCOMPLETE_GAMMA = 512
+INCGAMMA = [(0.5, 0), (0.5, 1e-10), (0.5, 0.5), (1, 1), (2.5, 1), (2.5, 10), (10, 3), (10, 30),
+            (30, 25), (1e-5, 2), (150, 140)]  # NaN and inf rows: tests/test_special.py (mpmath rejects them)
+case("lowergamma", lambda s, x: sp.lowergamma(s, x), INCGAMMA,
+     mp(lambda s, x: mpmath.gammainc(s, 0, x)), (sp.lowergamma,), inputs=("float64",) * 2,
+     k=K_INCOMPLETE_GAMMA)
+case("uppergamma", lambda s, x: sp.uppergamma(s, x), INCGAMMA,
+     mp(lambda s, x: mpmath.gammainc(s, x, mpmath.inf)), (sp.uppergamma,), inputs=("float64",) * 2,
+     k=K_INCOMPLETE_GAMMA)
+BETAINC = [(0.5, 0.5, 0, 0.5), (1, 1, 0.2, 0.7), (2, 3, 0, 1), (2, 3, 0.1, 0.3), (5, 0.5, 0.6, 0.9),
+           (0.5, 5, 0.7, 0.95), (10, 10, 0.4, 0.6), (2, 3, 0.5, 0.2), (30, 2, 0.9, 0.99)]
+case("betainc", lambda a, b, x, y: sp.betainc(a, b, x, y), BETAINC,
+     mp(lambda a, b, x, y: mpmath.betainc(a, b, x, y)), (sp.betainc,), inputs=("float64",) * 4,
+     k=K_SPECIAL_FORMULA)
+case("betainc_regularized", lambda a, b, x, y: sp.betainc_regularized(a, b, x, y), BETAINC,
+     mp(lambda a, b, x, y: mpmath.betainc(a, b, x, y, regularized=True)), (sp.betainc_regularized,),
+     inputs=("float64",) * 4, k=K_SPECIAL_FORMULA)
+unary(sp.erf, [-inf, -6, -1, -1e-10, -TINY, 0, TINY, 1e-10, 0.5, 1, 3, 6, inf, nan], mp(mpmath.erf))
+unary(sp.erfc, [-inf, -6, -1, 0, TINY, 0.5, 1, 3, 10, 26, 27.3, inf, nan], mp(mpmath.erfc))
+unary(sp.erfinv, [-1, -0.999999, -0.5, -1e-10, 0, TINY, 1e-10, 0.5, 0.9, 0.999999, 1, nan],
+      mp(mpmath.erfinv), K_SPECIAL)
+
+
+def _erfcinv(y):
+    with mpmath.workdps(mpmath.mp.dps + 350):  # 1 - y exactly for the small y below
+        return mpmath.erfinv(1 - y)
+
+
+unary(sp.erfcinv, [0, 1e-300, 1e-20, 1e-5, 0.5, 1, 1.5, 1.99999, 2, nan], mp(_erfcinv), K_SPECIAL)
+def _erf2(a, b):
+    if mpmath.isinf(a) or mpmath.isinf(b):
+        return mpmath.erf(b) - mpmath.erf(a)
+    with mpmath.workdps(mpmath.mp.dps + 800):  # erf(30) - erf(20) = 5e-176: 1 - 1 at 30 digits
+        return +(mpmath.erf(b) - mpmath.erf(a))
+
+
+case("erf2", lambda x, y: sp.erf2(x, y),
+     [(0, 1), (-1, 1), (1, 2), (5, 6), (-6, -5), (-inf, inf), (3, 3), (1e-10, 2e-10), (20, 30),
+      (-30, -20), (0.5, 0.75), (nan, 1)],
+     mp(_erf2), (sp.erf2,), inputs=("float64",) * 2, k=K_SPECIAL)
+BESSEL_X = [0, TINY, 1e-10, 0.5, 1, 2.404825557695773, 5, 10, 30]
+# for large x, J_n(x) ~ sqrt(2/(pi x)) cos(x - ...): its condition number x J_n'(x)/J_n(x) makes
+# an input rounding of eps/2 an absolute error ~ sqrt(2 x/pi) eps/2 (126 eps at x = 1e5);
+# atol = 512 eps covers that with the kernels' own error (6e3 ulp relative measured at 1e5)
+for order in (0, 1):
+    unary(lambda x, order=order: sp.besselj(order, x), [100, 1000.5, 1e5, -1e5],
+          mp(lambda a, order=order: mpmath.besselj(order, a)), K_SPECIAL, name=f"besselj-{order}-large-x",
+          covers=(sp.besselj,), atol=512)
+# (x = inf and NaN: mpmath and SymPy cannot take them; those are checked in tests/test_special.py)
+unary(lambda x: sp.besselj(0, x), [-5, -1] + BESSEL_X, mp(mpmath.j0), K_SPECIAL,
+      name="besselj-0", covers=(sp.besselj,), atol=4)
+unary(lambda x: sp.besselj(1, x), [-5, -1] + BESSEL_X, mp(mpmath.j1), K_SPECIAL,
+      name="besselj-1", covers=(sp.besselj,), atol=4)
+case("besselj-order", lambda v, x: sp.besselj(v, x),
+     [(2, 1), (2, -1), (-3, 2.5), (0.5, 1), (2.5, 10), (10, 5), (50, 30), (0.5, 0), (3, 0)],
+     mp(mpmath.besselj), (sp.besselj,), inputs=("float64",) * 2, k=K_SPECIAL, atol=4)
+unary(lambda x: sp.besseli(0, x), [-5, -1, 0, TINY, 1e-10, 0.5, 1, 5, 30, 700],
+      mp(mpmath.besseli0 if hasattr(mpmath, "besseli0") else lambda a: mpmath.besseli(0, a)),
+      K_SPECIAL, name="besseli-0", covers=(sp.besseli,))
+unary(lambda x: sp.besseli(1, x), [-5, -1, 0, TINY, 1e-10, 0.5, 1, 5, 30, 700],
+      mp(lambda a: mpmath.besseli(1, a)), K_SPECIAL, name="besseli-1", covers=(sp.besseli,))
+case("besseli-order", lambda v, x: sp.besseli(v, x),
+     [(2, 1), (2, -1), (-3, 2.5), (0.5, 1), (2.5, 10), (10, 5), (0.5, 0), (3, 0)],
+     mp(mpmath.besseli), (sp.besseli,), inputs=("float64",) * 2, k=2 * K_SPECIAL)  # ive(v, x) * exp|x|
+case("besselk", lambda v, x: sp.besselk(v, x),
+     [(0, 1e-10), (0, 1), (1, 1), (2, 0.5), (0.5, 1), (2.5, 10), (10, 5), (1, 700), (-2.5, 3)],
+     mp(mpmath.besselk), (sp.besselk,), inputs=("float64",) * 2, k=K_SPECIAL)
+case("hyper-2F1", lambda a, b, c, z: sp.hyper([a, b], [c], z),
+     [(1, 1, 2, 0.5), (0.5, 0.5, 1.5, 0.25), (1, 2, 3, -0.5), (-2, 3, 4, 0.7), (2.5, 1, 4, 0.9),
+      (1, 1, 3, 1), (0.5, 1, 2, -5), (1, 1, 2, 0)],
+     mp(mpmath.hyp2f1), (sp.hyper,), inputs=("float64",) * 4, k=K_SPECIAL_FORMULA)
+unary(sp.factorial, [-2.5, -0.5, 0, 0.5, 1, 2.5, 5, 18, 20, 22, 25, 100, 170, 171, inf],
+      mp(mpmath.factorial), K_SPECIAL)
+case("factorial-int64", lambda n: sp.factorial(n), [0, 1, 5, 10, 17, 18, 20, 22, 100, 170, 171],
+     lambda n: mpmath.factorial(n), (sp.factorial,), inputs=("int64",), k=K_SPECIAL)
+BINOMIAL = [(5, 2), (10, 3), (10, 0), (10, 10), (3, 5), (3, -1), (-3, 2), (-3, 3), (-3, -2), (2.5, 1.5),
+            (2.5, -1), (-2.5, 2), (0.5, 3), (60, 30), (100, 50), (1000, 3), (nan, 1)]
+case("binomial", lambda n, k: sp.binomial(n, k), BINOMIAL, mp(mpmath.binomial), (sp.binomial,),
+     inputs=("float64",) * 2, k=K_SPECIAL_FORMULA)
+case("binomial-large", lambda n, k: sp.binomial(n, k), [(170, 85), (300, 150), (1000, 500.5)],
+     mp(mpmath.binomial), (sp.binomial,), inputs=("float64",) * 2, k=K_LOG_GAMMA)
+case("binomial-int64", lambda n, k: sp.binomial(n, k),
+     [(5, 2), (10, 3), (3, 5), (3, -1), (-3, 2), (-3, 3), (50, 25), (52, 26), (60, 30)],
+     mp(mpmath.binomial), (sp.binomial,), inputs=("int64",) * 2, k=K_SPECIAL_FORMULA)
+FACTORIALS = [(2, 3), (0.5, 4), (-3, 2), (-3, 5), (-3, 3), (2.5, -1), (10, 10), (1.5, 2.5), (100, 20),
+              (-2.5, 3), (nan, 1)]
+case("RisingFactorial", lambda x, k: sp.RisingFactorial(x, k), FACTORIALS, mp(mpmath.rf),
+     (sp.RisingFactorial,), inputs=("float64",) * 2, k=K_SPECIAL_FORMULA)
+case("FallingFactorial", lambda x, k: sp.FallingFactorial(x, k), FACTORIALS, mp(mpmath.ff),
+     (sp.FallingFactorial,), inputs=("float64",) * 2, k=K_SPECIAL_FORMULA)
+unary(sp.sinc, [-inf, -1e22, -10, -3, -1, -1e-4, -1e-5, -TINY, 0, TINY, 1e-5, 1e-4, 1, math.pi, 1e22,
+      inf, nan], mp(mpmath.sinc), K_COMPOSED, atol=1)
+case("DiracDelta", lambda x: sp.DiracDelta(x), [-inf, -1, -TINY, 0, TINY, 3, inf, nan],
+     lambda a: 0.0 if a != 0 else nan, (sp.DiracDelta,), k=K_EXACT)
+case("DiracDelta-derivative", lambda x: sp.DiracDelta(x, 2), [-1, -TINY, 0, TINY, 3, nan],
+     lambda a: 0.0 if a != 0 else nan, (sp.DiracDelta,), k=K_EXACT)
 
 # --- rounding, sign and friends (negative arguments, both sides of the integers)
 ROUND = [-inf, -BIG, -2.5, -2, -0.5, -TINY, -0.0, 0, TINY, 0.5, 2, 2.5, 2.0**51 + 0.5, BIG, inf, nan]
@@ -544,6 +740,27 @@ case("x**(1/3)-float32", lambda x: x ** sp.Rational(1, 3), [0, 0.125, 2, 27, 1e1
      mp(mpmath.cbrt), (sp.Pow, sp.Rational), inputs=(F32,), out=F32, k=K_COMPOSED)
 case("x**y-float32", lambda x, y: x**y, [(2, 10), (2, -1), (0.5, 3), (10, 30), (3, 0)],
      mp(lambda a, b: a**b), (sp.Pow,), inputs=(F32, F32), out=F32)
+for fn, points, ref, k in [
+    (cf.expm1, [-100, -1, -1e-10, 0, 1e-10, 1, 88, 89, inf, nan], mp(mpmath.expm1), K_LIBM),
+    (cf.log1p, [-1, -0.5, -1e-10, 0, 1e-10, 1, 1e30, inf, nan], mp(mpmath.log1p), K_LIBM),
+    (cf.exp2, [-150, -1, 0, 0.5, 10, 127.5, 128, inf, nan], mp(lambda a: mpmath.mpf(2) ** a), K_LIBM),
+    (cf.log2, [0, 1e-30, 0.5, 1, 3, 1e30, inf, nan], mp(lambda a: mpmath.log(a, 2)), K_LIBM),
+    (cf.log10, [0, 1e-30, 0.1, 1, 1000, 1e30, inf, nan], mp(mpmath.log10), K_LIBM),
+    (cf.Sqrt, [0, 1e-30, 0.25, 2, 1e30, inf, nan], mp(mpmath.sqrt), K_ROUNDED),
+    (cf.Cbrt, [-inf, -1e30, -8, -1e-30, 0, 1e-40, 0.125, 2, 27, 1e38, inf, nan],
+     mp(lambda a: mpmath.sign(a) * mpmath.cbrt(abs(a))), K_LIBM),
+]:
+    unary(fn, points, ref, k, dtype=F32)
+case("hypot-float32", lambda x, y: cf.hypot(x, y), [(3, 4), (0, 0), (1e30, 1e30), (1e-30, 1e-30), (inf, 1)],
+     mp(lambda a, b: mpmath.sqrt(a * a + b * b)), (cf.hypot,), inputs=(F32, F32), out=F32)
+case("logaddexp-float32", lambda x, y: nn.logaddexp(x, y), [(0, 0), (1, 2), (100, 100), (-inf, 0), (inf, inf)],
+     mp(lambda a, b: a if a == b and mpmath.isinf(a) else mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
+     (nn.logaddexp,), inputs=(F32, F32), out=F32, k=K_COMPOSED)
+case("logaddexp2-float32", lambda x, y: nn.logaddexp2(x, y), [(0, 0), (1, 2), (100, 100), (-inf, 0)],
+     mp(lambda a, b: mpmath.log(2**a + 2**b, 2)), (nn.logaddexp2,), inputs=(F32, F32), out=F32,
+     k=K_COMPOSED)
+case("fma-float32", lambda x, y, z: cf.fma(x, y, z), [(2, 3, 4), (-1.5, 2, 0.25)],
+     mp(lambda a, b, c: a * b + c), (cf.fma,), inputs=(F32,) * 3, out=F32, k=K_ROUNDED)
 for const_name, const, mpconst, covers in [
     ("pi", sp.pi, lambda: mpmath.pi, Pi), ("E", sp.E, lambda: mpmath.e, Exp1),
     ("EulerGamma", sp.EulerGamma, lambda: mpmath.euler, EulerGamma),
@@ -639,8 +856,18 @@ def test_value_matches_reference(c, mpmath_dps30, close_to_reference):
                        err_msg=f"{c.name}: {c.expr()} at {c.rows}")
 
 
-@pytest.mark.parametrize("c", [c for c in CASES if isinstance(c.reference, MpRef)],
-                         ids=[c.name for c in CASES if isinstance(c.reference, MpRef)])
+#: Cases whose reference follows the C99 meaning of a ``sympy.codegen`` class rather than SymPy's
+#: expansion of it: ``Cbrt`` stands for C's ``cbrt`` (the real, sign-keeping root, what SymPy's C
+#: printers emit for it) while ``expand_func(Cbrt(-8))`` is the principal complex root ``2*(-1)**(1/3)``.
+C99_MEANING = {"Cbrt", "Cbrt-float32"}
+#: Cases where SymPy's 30-digit ``evalf`` of the expanded class is itself wrong: ``exp(x) - 1`` and
+#: ``log(1 + x)`` at ``|x| < 1e-100`` (``evalf(30)`` of ``exp(-1e-300) - 1`` gives ``-0.e-164``).
+SYMPY_EVALF_CANCELS = {"expm1-tiny", "log1p-tiny"}
+_AGREEMENT_CASES = [c for c in CASES if isinstance(c.reference, MpRef)
+                    and c.name not in C99_MEANING | SYMPY_EVALF_CANCELS]
+
+
+@pytest.mark.parametrize("c", _AGREEMENT_CASES, ids=[c.name for c in _AGREEMENT_CASES])
 def test_mpmath_reference_agrees_with_sympy(c, mpmath_dps30):
     """The mpmath reference has SymPy's branch conventions at every finite test point."""
     expr = c.expr()
@@ -648,7 +875,11 @@ def test_mpmath_reference_agrees_with_sympy(c, mpmath_dps30):
         values = tuple(np.asarray(v, dtype=d).item() for v, d in zip(row, c.inputs))
         if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             continue
-        exact = expr.xreplace({s: _exact(v) for s, v in zip(c.symbols, values)})
+        # exact rationals, except for the polygamma family far out, where SymPy's exact
+        # evaluation expands a sum of that many terms (digamma(100000.25) runs for minutes)
+        far = c.name.startswith(("digamma", "trigamma", "polygamma"))
+        exact = _evaluated(expr.xreplace({s: sp.Float(v, 30) if far and isinstance(v, float) and abs(v) > 1000
+                                          else _exact(v) for s, v in zip(c.symbols, values)}))
         if exact is sp.zoo:  # log(0), x**-1 at 0...: the printer gives the IEEE limit
             continue
         try:
@@ -658,8 +889,11 @@ def test_mpmath_reference_agrees_with_sympy(c, mpmath_dps30):
         if exact in (sp.oo, -sp.oo):
             assert ref == float(exact), (c.name, row)
             continue
-        sym = mpmath.mpmathify(complex(exact.evalf(30))) if not exact.is_real else \
-            mpmath.mpf(exact.evalf(30))
+        try:
+            sym = mpmath.mpmathify(complex(exact.evalf(30))) if not exact.is_real else \
+                mpmath.mpf(exact.evalf(30))
+        except TypeError:  # SymPy's evalf leaves it unevaluated (erfcinv, erf2 at some points)
+            continue
         # 1e-12: a different branch differs at O(1); SymPy's evalf of some functions
         # (asec, acsc) and 15-digit Floats are good to ~1e-16 only
         assert mpmath.almosteq(sym, ref, rel_eps=1e-12, abs_eps=1e-300), \

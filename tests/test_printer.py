@@ -341,3 +341,27 @@ def test_derivative_keeps_float32(step, want):
     out = f(np.array([0.5, 1.5], dtype="float32"))
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, want)
+
+
+def test_symbol_named_like_a_dtype_is_an_input():
+    """PyTensor refuses tensor names that look like dtypes ("f32", "d"): the printer still names the input."""
+    f32, d = sy.symbols("f32 d")
+    f = function([f32, d], [f32 * d + 1], dims={f32: 1, d: 1})
+    assert [v.name for v in f.theano_function.maker.fgraph.inputs] == ["f32", "d"]
+    np.testing.assert_array_equal(f(np.array([2.0]), np.array([3.0])), [7.0])
+
+
+@pytest.mark.parametrize("mode", ["CVM", "NUMBA", "FAST_COMPILE"])
+def test_integer_max_and_min_are_exact_past_2_to_53(mode):
+    """PyTensor's C maximum/minimum convert int64 through double; the printer's are exact everywhere."""
+    from sympy.codegen import numpy_nodes as nn
+
+    n, m = sy.symbols("n m", integer=True)
+    f = function([n, m], [sy.Max(n, m), sy.Min(n, m), nn.maximum(n, m), nn.minimum(n, m)],
+                 dims={n: 1, m: 1}, dtypes={n: "int64", m: "int64"}, mode=mode)
+    a, b = np.array([2**53 + 1, -(2**62) - 1, 5]), np.array([2**53, -(2**62), 5])
+    big, small, big2, small2 = f(a, b)
+    for values, expected in [(big, np.maximum(a, b)), (small, np.minimum(a, b)),
+                             (big2, np.maximum(a, b)), (small2, np.minimum(a, b))]:
+        assert values.dtype == np.int64
+        np.testing.assert_array_equal(values, expected)

@@ -1,7 +1,7 @@
 """Regression tests for printer bugs that the hypothesis properties shrank to a minimal case.
 
 Each test names the property run that found it; the properties are in
-tests/test_properties.py (part of the default run).
+tests/properties/hypothesis_properties.py (run by path, not in the default run).
 """
 import mpmath
 import numpy as np

@@ -1,8 +1,10 @@
 """Sphinx directive ``.. mapping-table::``: the supported SymPy classes, read from the mapping itself.
 
 The table is generated at build time from ``sympy_theano_printer.mapping.MAPPING``
-and from the ``_print_<Class>`` methods of ``TheanoPrinter``, so it cannot
-drift from the code.
+and from the ``_print_<Class>`` methods of ``TheanoPrinter`` and its mixins
+(special functions such as ``hyper`` in special.py, matrices), so it cannot
+drift from the code.  The last column is the docstring
+of the project's own formula or method: the domain, and what happens outside it.
 """
 from docutils import nodes
 from docutils.parsers.rst import Directive
@@ -13,9 +15,29 @@ def _callable_name(fn):
     if name:
         module = getattr(fn, "__module__", "") or ""
         if module.startswith("sympy_theano_printer"):
-            return f"{name} (formula in mapping.py)"
+            return f"{name} (formula in {module.rsplit('.', 1)[-1]}.py)"
         return name
     return str(fn)
+
+
+def _summary(obj):
+    """Our own callable's or method's docstring (formula, domain, values outside it), else ''."""
+    module = getattr(obj, "__module__", "") or ""
+    doc = getattr(obj, "__doc__", None) if module.startswith("sympy_theano_printer") else None
+    return " ".join(doc.split()) if doc else ""
+
+
+def _class_label(cls):
+    module = getattr(cls, "__module__", "") or ""
+    if module.startswith("sympy.codegen"):
+        return f"{cls.__name__} ({module})"
+    return cls.__name__
+
+
+def _is_sympy_class_name(name):
+    import sympy
+
+    return name[:1].isupper() or isinstance(getattr(sympy, name, None), type)
 
 
 def _rows():
@@ -25,15 +47,18 @@ def _rows():
     rows = []
     for cls, fn in MAPPING.items():
         integer = "yes" if cls in EXACT_ON_INTEGERS else "cast to float"
-        rows.append((cls.__name__, "mapping table", _callable_name(fn), integer))
+        rows.append((_class_label(cls), "mapping table", _callable_name(fn), integer, _summary(fn)))
+    printer = printer_module.TheanoPrinter
     methods = sorted(
-        name[len("_print_"):] for name in dir(printer_module.TheanoPrinter)
-        if name.startswith("_print_") and name[len("_print_"):][:1].isupper()
+        name[len("_print_"):] for name in dir(printer)
+        if name.startswith("_print_") and _is_sympy_class_name(name[len("_print_"):])
     )
     for name in methods:
         if name in {"Basic"}:
             continue
-        rows.append((name, "printer method", f"TheanoPrinter._print_{name}", "-"))
+        method = getattr(printer, f"_print_{name}")
+        owner = method.__qualname__.split(".")[0]
+        rows.append((name, "printer method", f"{owner}._print_{name}", "-", _summary(method)))
     return sorted(rows, key=lambda r: r[0].lower())
 
 
@@ -41,7 +66,8 @@ class MappingTable(Directive):
     has_content = False
 
     def run(self):
-        headers = ("SymPy class", "translated by", "PyTensor callable / method", "integer arguments")
+        headers = ("SymPy class", "translated by", "PyTensor callable / method", "integer arguments",
+                   "domain and notes")
         table = nodes.table()
         group = nodes.tgroup(cols=len(headers))
         table += group
