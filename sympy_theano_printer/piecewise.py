@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.basic import Constant
 import sympy
 from sympy.core.basic import Basic
 
@@ -183,6 +184,22 @@ def _guarded_branch(printer, expr, cond, taken):
     return printer.print_with_substitution(expr, replacements)
 
 
+def _weak_integer_branches(printer, values):
+    """Integer constant branches take the float dtype of the other branches (NEP 50's weak literals).
+
+    ``switch(c, x32, 2147483647)`` would upcast a float32 graph to float64
+    (float32 and int32 give float64); SymPy's integers are literals, so
+    beside a float32 or float16 branch they become constants of that dtype.
+    """
+    floats = {str(v.dtype) for v in values if str(v.dtype).startswith(("float", "complex"))}
+    if not floats or not floats <= {"float16", "float32"}:
+        return values
+    target = max(floats, key=lambda d: np.dtype(d).itemsize)
+    return [printer.constant(v.data.item(), target)
+            if isinstance(v, Constant) and str(v.dtype).startswith(("int", "uint")) else v
+            for v in values]
+
+
 def print_piecewise(printer, expr):
     """Translate ``expr`` (a ``sympy.Piecewise``) into a switch chain; see the module docstring."""
     safe = printer._settings.get("safe_piecewise_gradient", True)
@@ -206,10 +223,10 @@ def print_piecewise(printer, expr):
             break
         conds.append(pc)
         previous = pc if previous is None else pt.or_(previous, pc)
-    if otherwise:
-        result = values.pop()
-    else:
-        result = printer.constant(math.nan)
+    if not otherwise:
+        values.append(printer.constant(math.nan))
+    values = _weak_integer_branches(printer, values)
+    result = values.pop()
     for value, pc in zip(reversed(values), reversed(conds)):
         result = pt.switch(pc, value, result)
     return result

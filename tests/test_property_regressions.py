@@ -167,3 +167,18 @@ def test_regression_piecewise_condition_with_a_restricted_domain():
     with mpmath.workdps(DPS):
         expected = [float(mpmath.gamma(3)), 0.0]
     np.testing.assert_allclose(f(np.array([3.0, 1.2])), expected, rtol=8 * np.finfo(np.float64).eps)
+
+
+def test_regression_integer_branch_keeps_a_float32_piecewise_float32():
+    """``Piecewise((1e-5, x <= 10**6), (70000, x < z), (2147483647, True))`` stays float32.
+
+    The int32 constant 2147483647 beside float32 branches made ``switch``
+    upcast to float64.  Found by ``test_values_compiled_backends[float32-NUMBA]``
+    as ``log10(Piecewise(...) + 1/2)``.
+    """
+    x, z = sp.symbols("x z", real=True)
+    e = sp.Piecewise((sp.Float("1e-5"), x <= 1000000), (70000, x < z), (2147483647, True))
+    f = theano_function([x, z], [e], dims={x: 1, z: 1}, dtypes={x: "float32", z: "float32"})
+    values = f(np.array([1.0, 2e6, 3e6], dtype="float32"), np.array([0.0, 3e6, 0.0], dtype="float32"))
+    assert values.dtype == np.float32
+    np.testing.assert_array_equal(values, np.array([1e-5, 70000, 2147483647], dtype="float32"))
