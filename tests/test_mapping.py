@@ -799,8 +799,8 @@ for _i, _cases in _CHUNKS.items():
 _RESULTS: dict[int, Any] = {}
 
 
-def _compile_and_run(cases):
-    """One compiled function for ``cases``; returns their values in order."""
+def _compile_and_run(cases, mode=None):
+    """One compiled function for ``cases`` (in ``mode``, default: the printer's); their values in order."""
     inputs, outputs, dtypes, arrays = [], [], {}, []
     for i, c in enumerate(cases):
         symbols = [sp.Symbol(f"c{i}_{j}") for j in range(len(c.inputs))]
@@ -809,7 +809,7 @@ def _compile_and_run(cases):
         arrays += c.arrays()
         outputs.append(c.expr(*symbols))
     dims = {s: 1 for s in inputs} or None
-    fn = theano_function(inputs, outputs, dims=dims, dtypes=dtypes)
+    fn = theano_function(inputs, outputs, dims=dims, dtypes=dtypes, mode=mode)
     values = fn(*arrays)
     return values if len(outputs) > 1 else [values]
 

@@ -47,16 +47,7 @@ def _chunks(cases):
 
 
 def _run(cases, mode):
-    inputs, outputs, dtypes, arrays = [], [], {}, []
-    for i, c in enumerate(cases):
-        symbols = [sp.Symbol(f"c{i}_{j}") for j in range(len(c.inputs))]
-        inputs += symbols
-        dtypes.update(zip(symbols, c.inputs))
-        arrays += c.arrays()
-        outputs.append(c.expr(*symbols))
-    fn = theano_function(inputs, outputs, dims={s: 1 for s in inputs}, dtypes=dtypes, mode=mode)
-    values = fn(*arrays)
-    return values if len(outputs) > 1 else [values]
+    return tm._compile_and_run(cases, mode=mode)
 
 
 _BACKEND_RESULTS: dict = {}
