@@ -93,8 +93,12 @@ def by_name(names=None) -> list[Expression]:
     if not names:
         return list(EXPRESSIONS)
     known = {e.name: e for e in EXPRESSIONS} | {e.slug: e for e in EXPRESSIONS}
+    return pick(names, known, "expression", ", ".join(f"{e.slug!r} ({e.name})" for e in EXPRESSIONS))
+
+
+def pick(names, known: dict, kind: str, listing: str) -> list:
+    """``[known[n] for n in names]``, or ``ValueError`` naming the unknown ones and ``listing``."""
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown expression(s) {unknown}; known: "
-                         + ", ".join(f"{e.slug!r} ({e.name})" for e in EXPRESSIONS))
+        raise ValueError(f"unknown {kind}(s) {unknown}; known: {listing}")
     return [known[n] for n in names]

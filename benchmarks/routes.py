@@ -40,7 +40,7 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from .expressions import X, Expression
+from .expressions import X, Expression, pick
 
 
 def _list_of_arrays(result) -> list:
@@ -181,7 +181,4 @@ def by_name(names=None, routes=ROUTES) -> list[Route]:
     if not names:
         return list(routes)
     known = {r.name: r for r in routes}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown route(s) {unknown}; known: {', '.join(known)}")
-    return [known[n] for n in names]
+    return pick(names, known, "route", ", ".join(known))
