@@ -17,6 +17,7 @@ C back end (``"CVM"``), or to the Python back end where no C compiler exists.
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 from contextlib import contextmanager
@@ -134,3 +135,42 @@ def choose_mode(outputs, mode=None):
     if mode is None and count_apply_nodes(outputs) > LARGE_GRAPH_NODES:
         mode = "CVM" if pytensor.config.cxx else "FAST_COMPILE"
     return without_wrong_rewrites(mode)
+
+
+# =============================================================================== JAX: erfcinv without TFP
+def _register_jax_erfcinv():
+    """Give PyTensor's ``Erfcinv`` a JAX implementation that needs no TensorFlow Probability.
+
+    PyTensor 3.0.7 implements ``erfcinv`` on the JAX back end with TFP's op
+    only (``pytensor/link/jax/dispatch/scalar.py``), so without
+    ``tensorflow_probability`` every graph holding SymPy's ``erfcinv`` failed
+    to compile with ``mode="JAX"``.  Where TFP is installed its op stays.
+    Otherwise ``erfcinv(x) = -ndtri(x / 2) / sqrt(2)`` with JAX's ``ndtri``
+    (the inverse of the normal CDF ``Phi(t) = erfc(-t / sqrt(2)) / 2``;
+    Abramowitz & Stegun 26.2.2 and 7.1.2): ``x / 2`` is exact, so the only
+    rounding is ``ndtri``'s, and small ``x`` (the tail) keeps its accuracy,
+    which ``erfinv(1 - x)`` would lose.
+    """
+    if importlib.util.find_spec("tensorflow_probability") is not None:
+        return
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.scalar.math import Erfcinv
+
+    @jax_funcify.register(Erfcinv)
+    def _jax_funcify_Erfcinv(op, node=None, **kwargs):
+        import jax.numpy as jnp
+        from jax.scipy.special import ndtri
+
+        def erfcinv(x):
+            return -ndtri(x / 2) / jnp.sqrt(jnp.asarray(2, dtype=x.dtype))
+
+        return erfcinv
+
+
+def _install_back_end_registrations():
+    from .fallback import _when_imported
+
+    _when_imported("pytensor.link.jax.dispatch", _register_jax_erfcinv)
+
+
+_install_back_end_registrations()

@@ -119,3 +119,23 @@ def test_chosen_mode_compiles_and_runs(n):
     for _ in range(n):
         expected = math.sin(expected)
     assert abs(float(fn(0.5)) - expected) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_erfcinv_compiles_on_jax_without_tensorflow_probability(dtype, close_to_reference):
+    """PyTensor's JAX ``erfcinv`` needs TFP; ours (``-ndtri(x/2)/sqrt(2)``) keeps the tail's accuracy."""
+    pytest.importorskip("jax")
+    import mpmath
+    import sympy as sp
+
+    from sympy_theano_printer import theano_function
+
+    x = sp.Symbol("x")
+    tiny = 1e-300 if dtype == "float64" else 1e-30
+    points = np.array([tiny, 1e-20, 1e-5, 0.3, 0.999, 1.0, 1.2, 1.9999, 2 - 2**-20], dtype=dtype)
+    f = theano_function([x], [sp.erfcinv(x)], mode="JAX", dims={x: 1}, dtypes={x: dtype})
+    reference = []
+    for p in points:  # erfcinv(p) = erfinv(1 - p), with digits enough that 1 - p keeps 30 of p's
+        with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
+            reference.append(+mpmath.erfinv(1 - mpmath.mpf(float(p))))
+    close_to_reference(f(points), reference, dtype, k=8)
