@@ -128,10 +128,17 @@ def _interior_point(cond, symbol):
     return 0.0
 
 
-def _finite_real(value) -> bool:
+def _finite_real_at(expr, point) -> bool:
+    """Whether ``expr`` with ``point`` (``{symbol: Float}``) substituted is a finite real number.
+
+    False where SymPy cannot say: a substitution that SymPy refuses
+    (``Derivative(f(x), x)`` with ``x`` replaced by a number raises
+    ``ValueError``; ``Mod(x, x)`` at 0 raises ``ZeroDivisionError``) or a value
+    it cannot evaluate to a number.
+    """
     try:
-        z = complex(sympy.N(value, 15))
-    except (TypeError, ValueError):
+        z = complex(sympy.N(expr.xreplace(point), 15))
+    except (TypeError, ValueError, ArithmeticError):
         return False
     return math.isfinite(z.real) and math.isfinite(z.imag) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
 
@@ -153,7 +160,8 @@ def find_safe_point(expr, cond, symbols):
     dict or None
         ``{symbol: float}``, or None when no candidate works.
     """
-    derivatives = [expr.diff(s) for s in symbols]
+    # a partial derivative SymPy leaves unevaluated (betainc's in a parameter) cannot be checked
+    derivatives = [d for d in (expr.diff(s) for s in symbols) if not d.has(sympy.Derivative)]
     trials = []
     cond_symbols = [s for s in symbols if cond is not sympy.true and s in cond.free_symbols]
     if len(cond_symbols) == 1 and cond.free_symbols == {cond_symbols[0]}:
@@ -163,7 +171,7 @@ def find_safe_point(expr, cond, symbols):
     trials.extend({s: v for s in symbols} for v in CANDIDATES)
     for point in trials:
         repl = {s: sympy.Float(v) for s, v in point.items()}
-        if all(_finite_real(f.xreplace(repl)) for f in [expr, *derivatives]):
+        if all(_finite_real_at(f, repl) for f in [expr, *derivatives]):
             return point
     return None
 
