@@ -113,14 +113,69 @@ def recursion_headroom(depth: int):
 EXCLUDED_REWRITES = ("useless_Arccosh_of_Cosh",)
 
 
+#: Position of :func:`bool_operands_as_numbers` in a mode's rewrite sequence: before
+#: PyTensor's ``canonicalize`` (position 1 of ``pytensor.compile.mode.optdb``).
+BOOL_OPERANDS_POSITION = 0.5
+
+_ARITHMETIC = None
+
+
+def _arithmetic_ops():
+    global _ARITHMETIC
+    if _ARITHMETIC is None:
+        import pytensor.scalar as ps
+
+        _ARITHMETIC = (ps.Add, ps.Sub, ps.Mul, ps.TrueDiv, ps.Neg)
+    return _ARITHMETIC
+
+
+def _cast_bool_operands(fgraph, node):
+    """Local rewrite: ``Elemwise{Add,Sub,Mul,TrueDiv,Neg}`` with a numeric output and a boolean
+    operand gets the operand cast to the output's dtype first (the same values)."""
+    from pytensor.tensor.basic import cast
+    from pytensor.tensor.elemwise import Elemwise
+
+    if not isinstance(node.op, Elemwise) or not isinstance(node.op.scalar_op, _arithmetic_ops()):
+        return None
+    dtype = node.outputs[0].dtype
+    if dtype == "bool" or not any(i.dtype == "bool" for i in node.inputs):
+        return None
+    inputs = [cast(i, dtype) if i.dtype == "bool" else i for i in node.inputs]
+    return node.op.make_node(*inputs).outputs
+
+
+def bool_operands_as_numbers():
+    """Graph rewrite: arithmetic on a boolean operand sees it as a number of the result's dtype.
+
+    Works around a PyTensor 3.0.7 bug: ``local_add_canonizer`` collects
+    ``(1 - eq(a, b)) + (1 - eq(c, d))`` (float64, from the gradients of
+    ``maximum``/``minimum``) into ``2 - (eq(a, b) + eq(c, d))``, where the inner
+    ``Add`` of two booleans is a logical *or*: ``True + True`` is ``True``, so
+    the derivative of ``Max(5, x) + Min(y, Mod(x, 2))`` at ``x = 0.5, y = 0``
+    came out as 1 instead of 0 on the C and Python back ends (NUMBA adds the
+    booleans as integers).  Casting the boolean operands of ``Add``, ``Sub``,
+    ``Mul``, ``TrueDiv`` and ``Neg`` with a numeric result to that result's
+    dtype first changes no value, and the canonicalizer then adds numbers.
+    Registered in every mode this package compiles with, before
+    ``canonicalize``; found by ``tests/test_properties.py``.
+    """
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+
+    return in2out(node_rewriter(None)(_cast_bool_operands), name="bool_operands_as_numbers")
+
+
 def without_wrong_rewrites(mode=None):
-    """``mode`` (a name, a Mode, or None for the default) with :data:`EXCLUDED_REWRITES` left out."""
+    """``mode`` (a name, a Mode, or None for the default) with its value-changing rewrites mended.
+
+    Leaves out :data:`EXCLUDED_REWRITES` and adds
+    :func:`bool_operands_as_numbers` before ``canonicalize``.
+    """
     from pytensor.compile.mode import Mode, get_default_mode, get_mode
 
     base = get_default_mode() if mode is None else get_mode(mode)
     if not isinstance(base, Mode):
         return base
-    return base.excluding(*EXCLUDED_REWRITES)
+    return base.excluding(*EXCLUDED_REWRITES).register((bool_operands_as_numbers(), BOOL_OPERANDS_POSITION))
 
 
 def choose_mode(outputs, mode=None):
