@@ -182,3 +182,46 @@ def test_regression_integer_branch_keeps_a_float32_piecewise_float32():
     values = f(np.array([1.0, 2e6, 3e6], dtype="float32"), np.array([0.0, 3e6, 0.0], dtype="float32"))
     assert values.dtype == np.float32
     np.testing.assert_array_equal(values, np.array([1e-5, 70000, 2147483647], dtype="float32"))
+
+
+@pytest.mark.parametrize("mode", harness.backend_params(("FAST_COMPILE", "NUMBA", "CVM")))
+def test_regression_gradient_of_a_sum_of_max_and_min(mode):
+    """``d/dx [Max(c, x) + Min(y, Mod(x, 2))]`` is 0 where both pick their other argument.
+
+    PyTensor 3.0.7's ``local_add_canonizer`` turns the gradient's
+    ``(1 - eq(..)) + (1 - eq(..))`` into ``2 - (eq(..) + eq(..))``, a boolean
+    *or* (``backend.bool_operands_as_numbers``).  Found by
+    ``test_gradient_fast_compile[float64]`` as
+    ``Max(4900000000, x) + Min(y, Mod(x, 2))`` at ``x = 0.5, y = 0``.
+    """
+    y = sp.Symbol("y", real=True)
+    e = sp.Max(4900000000, X) + sp.Min(y, sp.Mod(X, 2))
+    f = theano_function([X, y], [sp.Derivative(e, X), sp.Derivative(e, y)], dims={X: 1, y: 1}, mode=mode)
+    xs, ys = np.array([0.5, 1.0, -1.0, 1.5, 6e9]), np.array([0.0, 0.0, 0.0, 2.0, 9.0])
+    dx, dy = f(xs, ys)
+    mod = np.mod(xs, 2)  # no ties at these points: each Max/Min has one derivative
+    np.testing.assert_array_equal(dx, (xs > 4900000000).astype(float) + (mod < ys))  # [0, 0, 0, 1, 2]
+    np.testing.assert_array_equal(dy, (ys < mod).astype(float))  # [1, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("mode", harness.backend_params(("FAST_COMPILE", "NUMBA")))
+def test_regression_piecewise_guard_with_an_unevaluated_derivative(mode):
+    """A Piecewise branch whose partial derivative SymPy leaves unevaluated, or that is 0 mod 0 at 0.
+
+    Looking for a safe point of the branch substituted numbers into
+    ``Derivative(betainc(a, b, 0, s), b)``, which SymPy refuses with
+    ``ValueError``, and into ``Mod(x, x)`` (``ZeroDivisionError``).  Found by
+    ``test_values_compiled_backends[float32-NUMBA]`` as
+    ``Piecewise((1/Max(-1, y), Ne(z, 0)))*betainc(1/2, Abs(y) + 1/2, 0, sin(z)**2)`` and by
+    ``test_gradient_fast_compile`` as ``x + Piecewise((x, x < y), (Mod(x, x), x < 0))``.
+    """
+    y, z = sp.symbols("y z", real=True)
+    e1 = sp.Piecewise((1 / sp.Max(-1, y), sp.Ne(z, 0))) * sp.betainc(sp.S.Half, abs(y) + sp.S.Half, 0, sp.sin(z)**2)
+    e2 = X + sp.Piecewise((X, X < y), (sp.Mod(X, X), X < 0))
+    f = theano_function([X, y, z], [e1, e2, sp.Derivative(e2, X)], dims={X: 1, y: 1, z: 1}, mode=mode)
+    xs, ys, zs = np.array([0.5, -1.0]), np.array([1.0, 2.0]), np.array([0.3, 1.0])
+    out = f(xs, ys, zs)
+    with mpmath.workdps(DPS):
+        for expr, values in zip([e1, e2, sp.diff(e2, X)], out):
+            expected = [float(sp.N(expr.subs({X: a, y: b, z: c}), DPS)) for a, b, c in zip(xs, ys, zs)]
+            np.testing.assert_allclose(values, expected, rtol=64 * np.finfo(np.float64).eps)
