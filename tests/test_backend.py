@@ -139,3 +139,26 @@ def test_erfcinv_compiles_on_jax_without_tensorflow_probability(dtype, close_to_
         with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
             reference.append(+mpmath.erfinv(1 - mpmath.mpf(float(p))))
     close_to_reference(f(points), reference, dtype, k=8)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_exp2_on_jax_is_accurate_to_an_ulp(dtype, close_to_reference):
+    """``jax.numpy.exp2`` is off by ~200 ulp near 2**1000; ours scales ``exp2(f)`` by ``2**n`` exactly."""
+    pytest.importorskip("jax")
+    import mpmath
+    import sympy as sp
+    from sympy.codegen.cfunctions import exp2
+
+    from sympy_theano_printer import theano_function
+
+    x = sp.Symbol("x")
+    top = 1023.99 if dtype == "float64" else 127.9
+    low = -1021.7 if dtype == "float64" else -125.3  # normal results: XLA on CPU flushes subnormals
+    points = np.array([-210.0, low, -0.5, 0.3, 100.7, 120.3, top, np.inf, -np.inf, 5000.0, -5000.0],
+                      dtype=dtype)
+    f = theano_function([x], [exp2(x)], mode="JAX", dims={x: 1}, dtypes={x: dtype})
+    with mpmath.workdps(30):
+        reference = [mpmath.power(2, mpmath.mpf(float(p))) if np.isfinite(p) else mpmath.mpf(float(np.exp2(p)))
+                     for p in points]
+    close_to_reference(f(points), reference, dtype, k=1)
+    assert np.isnan(f(np.array([np.nan], dtype=dtype))[0])
