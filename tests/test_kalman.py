@@ -249,3 +249,39 @@ def test_roundoff_report_on_covariance_data():
     for key in ("plain_vs_numpy", "blocked_vs_numpy", "inverses_vs_numpy"):
         assert cov[key] <= 16 * N * cov["cond_S"] * EPS, key
     assert report["uniform"]["cond_S"] > 10 * cov["cond_S"]
+
+
+# ---------------------------------------------------------------------- benchmark routes
+def test_jax_back_end_route_of_the_benchmark(data):
+    """``theano assumptions JAX`` (benchmarks/kalman.py): the assumption-driven graph on
+    PyTensor's JAX back end, with this package's ``SymmetricProduct`` implementation,
+    agrees with NumPy; its set-up time is reported."""
+    pytest.importorskip("jax")
+    from benchmarks import kalman
+
+    [(name, (fn, setup))] = kalman.our_calls(N, K, names=["theano assumptions JAX"]).items()
+    got = [np.asarray(v) for v in fn(*data)]
+    assert [g.shape for g in got] == [(N, 1), (N, N)] and setup > 0
+    assert relative_difference(got, kalman_reference(*data)) <= bound(N, data)
+
+
+def test_thread_study_environment_and_table():
+    """The children of the thread study get one thread per library, or no thread variable
+    at all; the table takes the best of the repeats, wall time with the default threads
+    and CPU time with one, and divides ours by the fastest peer."""
+    from benchmarks import kalman
+
+    one, default = kalman._study_env("1"), kalman._study_env("default")
+    assert all(one[v] == "1" for v in kalman.BLAS_THREAD_VARIABLES)
+    assert one["XLA_FLAGS"] == kalman.XLA_ONE_THREAD
+    assert not set(kalman.BLAS_THREAD_VARIABLES) & set(default) and "XLA_FLAGS" not in default
+    with pytest.raises(ValueError, match="'default' or '1'"):
+        kalman._study_env("2")
+    study = {"default": {300: {"numpy": [[4e-3, 5e-3, 9e-3, 9e-3], [2e-3, 3e-3, 9e-3, 9e-3]],
+                               "theano assumptions": [[3e-3, 3e-3, 1e-3, 1e-3]]}},
+             "1": {300: {"numpy": [[9e-3, 9e-3, 1.6e-3, 1.7e-3]],
+                         "theano assumptions": [[9e-3, 9e-3, 2.0e-3, 2.1e-3]]}}}
+    table = kalman.study_table(study)
+    assert "| 300 | numpy | 2 ms | 2-4 | 1.6 ms | 1.6-1.6 |" in table
+    assert "theano assumptions / numpy = 1.50" in table  # 3 ms / 2 ms, wall
+    assert "theano assumptions / numpy = 1.25" in table  # 2.0 ms / 1.6 ms, CPU

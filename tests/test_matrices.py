@@ -445,6 +445,63 @@ def test_symmetric_product_values_on_every_back_end(mode):
         np.testing.assert_array_equal(value, value.T)
 
 
+_JAX_REGISTRATION_SCRIPT = """
+import sys
+import sympy as sy
+from sympy_theano_printer import theano_function
+X = sy.MatrixSymbol("X", 3, 2)
+theano_function([X], [X.T * X], mode="NUMBA")
+assert "jax" not in sys.modules, "printing or a Numba compilation imported JAX"
+theano_function([X], [X.T * X], mode="JAX")
+from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.math import Dot
+from sympy_theano_printer.linalg import SymmetricProduct
+assert jax_funcify.dispatch(SymmetricProduct) is not jax_funcify.dispatch(Dot)
+print("ok")
+"""
+
+
+def test_jax_implementation_is_registered_by_compiling_in_jax_mode():
+    """In a fresh process: printing ``X^T X`` and compiling it with Numba leave JAX
+    unimported; compiling it with ``mode="JAX"`` registers the package's JAX
+    implementation of ``SymmetricProduct`` (when PyTensor imports its JAX back end)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    done = subprocess.run([sys.executable, "-c", _JAX_REGISTRATION_SCRIPT], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_symmetric_product_on_the_jax_back_end():
+    """Under ``mode="JAX"`` the graph keeps its ``SymmetricProduct`` nodes, which run this
+    package's JAX implementation (``register_jax``), not ``Dot``'s; values against NumPy
+    for ``X^T X``, ``X^T S^-1 X`` (Cholesky route) and a non-square ``Y^T Y``."""
+    pytest.importorskip("jax")
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.math import Dot
+
+    from sympy_theano_printer.linalg import SymmetricProduct, register_jax
+
+    assert register_jax() and register_jax()  # idempotent
+    assert jax_funcify.dispatch(SymmetricProduct) is not jax_funcify.dispatch(Dot)
+    X, S, Y = sy.MatrixSymbol("X", 30, 40), sy.MatrixSymbol("S", 30, 30), sy.MatrixSymbol("Y", 7, 3)
+    rng = np.random.default_rng(5)
+    xv, yv = rng.standard_normal((30, 40)), rng.standard_normal((7, 3))
+    g = rng.standard_normal((30, 30))
+    sv = g @ g.T / 30 + np.eye(30)
+    f = theano_function([X, S, Y], [X.T * X, X.T * S.I * X, Y.T * Y],
+                        assumptions=Q.positive_definite(S), mode="JAX")
+    assert op_names(f.theano_function.maker.fgraph.outputs).count("SymmetricProduct") == 3
+    gram, congruence, small = (np.asarray(v) for v in f(xv, sv, yv))
+    assert gram.dtype == np.float64 and gram.shape == (40, 40)
+    assert_normwise_close(gram, xv.T @ xv, m=30)
+    assert_normwise_close(small, yv.T @ yv, m=7)
+    assert_normwise_close(congruence, xv.T @ np.linalg.solve(sv, xv), m=30,
+                          cond=float(np.linalg.cond(sv)))
+
+
 def test_symmetric_product_op_on_other_operands_is_an_ordinary_product():
     """``SymmetricProduct`` given operands that are not one buffer and its transpose (as a
     graph rewrite could make them) still computes ``a @ b`` under Numba; an integer
