@@ -103,7 +103,8 @@ def _interior_point(cond, symbol):
     for v in _cheap_candidates(cond, symbol):
         try:
             holds = cond.xreplace({symbol: sympy.Float(v)}) is sympy.true
-        except TypeError:  # a relation between non-real values (acosh(0) > 1) is no candidate
+        except (TypeError, ValueError, ArithmeticError):
+            # a relation between non-real values (acosh(0) > 1), or Mod(x, x) at 0: no candidate
             continue
         if holds:
             return v
@@ -198,8 +199,21 @@ def _weak_integer_branches(printer, values):
     ``switch(c, x32, 2147483647)`` would upcast a float32 graph to float64
     (float32 and int32 give float64); SymPy's integers are literals, so
     beside a float32 or float16 branch they become constants of that dtype.
+    Where every branch is an integer literal, the switch is an integer unless
+    the graph's float dtype is float32 (float16) and the literals need an
+    integer dtype that would upcast it (``x + Piecewise((0, x < y), (70000,
+    True))`` stays float32).
     """
     floats = {str(v.dtype) for v in values if str(v.dtype).startswith(("float", "complex"))}
+    if not floats and all(isinstance(v, Constant) and str(v.dtype).startswith(("int", "uint"))
+                          for v in values):
+        # only integer literals: their switch stays an integer unless its dtype would widen the
+        # graph's float32 (float16) when combined with it (int32 with float32 gives float64)
+        widest = np.result_type(*[str(v.dtype) for v in values])
+        narrow = printer.float_dtype
+        if narrow in ("float16", "float32") and np.promote_types(widest, narrow) != np.dtype(narrow):
+            return [printer.constant(v.data.item(), narrow) for v in values]
+        return values
     if not floats or not floats <= {"float16", "float32"}:
         return values
     target = max(floats, key=lambda d: np.dtype(d).itemsize)
