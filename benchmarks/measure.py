@@ -23,8 +23,9 @@ speed drifts: a ratio of two times taken minutes apart means little.
   many outputs must move at least.  It is single-threaded; a multi-threaded
   route can get below it.
 * **Largest relative error** (:func:`sample_error`): the route's output at
-  200 indices of the timed array (from the warm-up call, so the chunked,
-  multi-threaded code paths are checked too) against mpmath at 30 digits,
+  200 indices (``run.py --error-points``; 50 with ``--quick``) of the timed
+  array (from the warm-up call, so the chunked, multi-threaded code paths are
+  checked too) against mpmath at 30 digits,
   by :func:`sympy_theano_printer.examples.max_relative_error`.
 """
 from __future__ import annotations
@@ -115,6 +116,11 @@ def interleaved_best(timed: dict[str, Timed], *, repeat: int, min_repeat: int = 
         Pause before each measurement (lets BLAS worker threads of another
         library go idle; used by the Kalman routes).
 
+    The garbage collector is off while a route is timed and runs between
+    rounds; the objects alive at the start are frozen (``gc.freeze``) for the
+    call, so those collections walk only new objects, unless the caller has
+    frozen some already (then the caller unfreezes).
+
     Returns
     -------
     dict of str to float
@@ -124,6 +130,13 @@ def interleaved_best(timed: dict[str, Timed], *, repeat: int, min_repeat: int = 
     names = list(timed)
     start = time.perf_counter()
     enabled = gc.isenabled()
+    # a full collection walks every object (SymPy's caches, compiled graphs, JAX: 0.3-0.6 s
+    # here); freeze the survivors once so that the collection before each round only walks
+    # what was made since, unless a caller (run.py, per expression) has frozen them already
+    owns_freeze = gc.get_freeze_count() == 0
+    if owns_freeze:
+        gc.collect()
+        gc.freeze()
     try:
         for r in range(max(repeat, 1)):
             if r >= min_repeat and time.perf_counter() - start > budget_s:
@@ -147,6 +160,8 @@ def interleaved_best(timed: dict[str, Timed], *, repeat: int, min_repeat: int = 
     finally:
         if enabled:
             gc.enable()
+        if owns_freeze:
+            gc.unfreeze()
     return {name: t.best for name, t in timed.items()}
 
 

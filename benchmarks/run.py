@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/run.py                 # N = 1e3 ... 1e7, Kalman n = 100, 300, 1000
-    python benchmarks/run.py --quick         # N = 1e3 ... 1e5, Kalman n = 50; about a minute
+    python benchmarks/run.py --quick         # N = 1e3 ... 1e5, Kalman n = 50, 2 rounds: under a minute
     python benchmarks/run.py --out DIR       # results.json, results.md, PNG plots (default benchmarks/results)
     python benchmarks/run.py --expressions normal_pdf piecewise --routes numpy "theano lambdify"
 
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
+import math
 import os
 import sys
 import tempfile
@@ -40,6 +42,13 @@ FULL_KALMAN = (100, 300, 1000)
 QUICK_KALMAN = (50,)
 #: Size of the array of the set-up measurement (build to first result).
 SETUP_N = 1000
+#: Points of each timed array checked against mpmath (``--error-points``).
+ERROR_POINTS = 200  # as measure.ERROR_SAMPLE (not imported here: it imports PyTensor)
+#: ``--quick``: timing rounds at most, seconds per size after which no new round starts, and
+#: points checked against mpmath (the 30-digit reference costs about 1 ms a point).
+QUICK_REPEAT = 2
+QUICK_BUDGET_S = 1.5
+QUICK_ERROR_POINTS = 50
 
 
 def _now() -> str:
@@ -57,6 +66,10 @@ def summarize(record: dict, groups: dict, usable: dict) -> None:
     ``record["times_s"]`` maps route names to seconds, ``groups`` route names to
     ``"ours"``/``"peer"``, ``usable`` route names to whether the route's
     numbers are right (error within :data:`benchmarks.measure.ERROR_LIMIT`).
+    ``ours_over_fastest_peer_cpu`` is the same ratio in process CPU time (each
+    route's time times its ``record["cpu_over_wall"]``; on each side the route
+    with the least CPU time, which need not be the fastest in wall time; None
+    where that is missing).
     """
     times = record["times_s"]
 
@@ -69,6 +82,19 @@ def summarize(record: dict, groups: dict, usable: dict) -> None:
     ours, peer, floor = record["ours_s"], record["fastest_peer_s"], record.get("floor_s")
     record["ours_over_fastest_peer"] = ours / peer if ours and peer else None
     record["ours_over_floor"] = ours / floor if ours and floor else None
+    # the same ratio in process CPU time (wall time times CPU / wall of each best measurement),
+    # each side's least CPU time over its routes: a route that waited for a core on the shared
+    # machine loses wall time, not CPU time; a multi-threaded route spends more CPU than wall time
+    share = record.get("cpu_over_wall") or {}
+
+    def least_cpu(group):
+        cpu = [t * share[name] for name, t in times.items()
+               if groups[name] == group and usable.get(name, False) and isinstance(share.get(name), float)
+               and math.isfinite(share[name]) and share[name] > 0]
+        return min(cpu) if cpu else None
+
+    ours_cpu, peer_cpu = least_cpu("ours"), least_cpu("peer")
+    record["ours_over_fastest_peer_cpu"] = ours_cpu / peer_cpu if ours_cpu and peer_cpu else None
 
 
 def run_expression(expression, routes, sizes, args) -> dict:
@@ -98,46 +124,60 @@ def run_expression(expression, routes, sizes, args) -> dict:
         _log(args.verbose, f"  {route.name}: {entry['status']} setup {entry['setup_s']}",
              entry["reason"] or "")
     groups = {name: e["group"] for name, e in result["routes"].items()}
-    for n in sizes:
-        x = expression.grid(n)
-        idx = measure.sample_indices(n)
-        reference = expression.reference(x[idx])
-        record = {"N": n, "times_s": {}, "errors": {}, "calls_per_measurement": {}}
-        timed = {}
-        for name, (call, route) in list(calls.items()):
-            try:
-                t0 = time.perf_counter()
-                out = call(x)
-                warm = time.perf_counter() - t0
-                record["errors"][name] = measure.sample_error(route.unpack(out), reference, idx)
-                del out
-            except Exception as exc:  # noqa: BLE001
-                result["routes"][name].update(status="fails", reason=f"at N={n}: {measure.first_line(exc)}")
-                del calls[name]
-                continue
-            number = measure.calls_per_measurement(warm, args.min_time)
-            timed[name] = measure.Timed(call, x, number)
-            record["calls_per_measurement"][name] = number
-        floor_warm = time.perf_counter()
-        measure.stream_floor_call(x)
-        floor_warm = time.perf_counter() - floor_warm
-        timed["(floor)"] = measure.Timed(measure.stream_floor_call, x,
-                                         measure.calls_per_measurement(floor_warm, args.min_time))
-        best = measure.interleaved_best(timed, repeat=args.repeat, min_repeat=args.min_repeat,
-                                        budget_s=args.budget)
-        record["rounds"] = timed["(floor)"].rounds
-        record["cpu_over_wall"] = {name: t.cpu_over_wall for name, t in timed.items()}
-        stream = best.pop("(floor)")
-        record["floor_s"], record["floor_GBps"] = measure.stream_floor(stream, n, len(expression.outputs))
-        record["times_s"] = best
-        record["route_over_floor"] = {name: t / record["floor_s"] for name, t in best.items()}
-        usable = {name: record["errors"][name] <= measure.ERROR_LIMIT for name in best}
-        summarize(record, groups, usable)
-        result["sizes"].append(record)
-        _log(args.verbose, f"  N={n:.0e}: ours {record['ours_route']} {record['ours_s']}, "
-             f"peer {record['fastest_peer']} {record['fastest_peer_s']}, "
-             f"ratio {record['ours_over_fastest_peer']}")
+    # what exists now survives every size: freeze it, so that the garbage collection before
+    # each timing round (measure.interleaved_best) walks only the objects made since
+    gc.collect()
+    gc.freeze()
+    try:
+        for n in sizes:
+            _measure_size(expression, n, calls, result, groups, args)
+    finally:
+        gc.unfreeze()
     return result
+
+
+def _measure_size(expression, n, calls, result, groups, args) -> None:
+    """Time every built route of ``calls`` on the ``n``-point grid; append the size's record to ``result``."""
+    from benchmarks import measure
+
+    x = expression.grid(n)
+    idx = measure.sample_indices(n, args.error_points)
+    reference = expression.reference(x[idx])
+    record = {"N": n, "times_s": {}, "errors": {}, "calls_per_measurement": {}}
+    timed = {}
+    for name, (call, route) in list(calls.items()):
+        try:
+            t0 = time.perf_counter()
+            out = call(x)
+            warm = time.perf_counter() - t0
+            record["errors"][name] = measure.sample_error(route.unpack(out), reference, idx)
+            del out
+        except Exception as exc:  # noqa: BLE001
+            result["routes"][name].update(status="fails", reason=f"at N={n}: {measure.first_line(exc)}")
+            del calls[name]
+            continue
+        number = measure.calls_per_measurement(warm, args.min_time)
+        timed[name] = measure.Timed(call, x, number)
+        record["calls_per_measurement"][name] = number
+    floor_warm = time.perf_counter()
+    measure.stream_floor_call(x)
+    floor_warm = time.perf_counter() - floor_warm
+    timed["(floor)"] = measure.Timed(measure.stream_floor_call, x,
+                                     measure.calls_per_measurement(floor_warm, args.min_time))
+    best = measure.interleaved_best(timed, repeat=args.repeat, min_repeat=args.min_repeat,
+                                    budget_s=args.budget)
+    record["rounds"] = timed["(floor)"].rounds
+    record["cpu_over_wall"] = {name: t.cpu_over_wall for name, t in timed.items()}
+    stream = best.pop("(floor)")
+    record["floor_s"], record["floor_GBps"] = measure.stream_floor(stream, n, len(expression.outputs))
+    record["times_s"] = best
+    record["route_over_floor"] = {name: t / record["floor_s"] for name, t in best.items()}
+    usable = {name: record["errors"][name] <= measure.ERROR_LIMIT for name in best}
+    summarize(record, groups, usable)
+    result["sizes"].append(record)
+    _log(args.verbose, f"  N={n:.0e}: ours {record['ours_route']} {record['ours_s']}, "
+         f"peer {record['fastest_peer']} {record['fastest_peer_s']}, "
+         f"ratio {record['ours_over_fastest_peer']}")
 
 
 def run_kalman(sizes, args) -> dict:
@@ -225,7 +265,8 @@ def run_kalman(sizes, args) -> dict:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="N = 1e3 ... 1e5, Kalman n = 50, 1-3 rounds: about a minute")
+                        help=f"N = 1e3 ... 1e5, Kalman n = 50, 1-{QUICK_REPEAT} rounds, errors at "
+                             f"{QUICK_ERROR_POINTS} points: under a minute")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="folder for results.json, results.md and the plots (default %(default)s)")
     parser.add_argument("--sizes", type=float, nargs="+", help="array lengths N (default 1e3 ... 1e7)")
@@ -234,11 +275,14 @@ def parse_args(argv=None):
     parser.add_argument("--expressions", nargs="*",
                         help="names or slugs of the element-wise expressions (default all; none: only Kalman)")
     parser.add_argument("--routes", nargs="+", help="route names (default all)")
-    parser.add_argument("--repeat", type=int, help="timing rounds (default 7, quick 3)")
+    parser.add_argument("--repeat", type=int, help=f"timing rounds (default 7, quick {QUICK_REPEAT})")
     parser.add_argument("--budget", type=float,
                         help="seconds per size after which no new round starts, once --min-repeat rounds "
-                             "are done (default 30, quick 3)")
+                             f"are done (default 30, quick {QUICK_BUDGET_S:g})")
     parser.add_argument("--min-repeat", type=int, help="timing rounds at least (default 3, quick 1)")
+    parser.add_argument("--error-points", type=int,
+                        help="points of each timed array checked against mpmath (default "
+                             f"{ERROR_POINTS}, quick {QUICK_ERROR_POINTS})")
     parser.add_argument("--min-time", type=float, default=0.002,
                         help="shortest measurement in seconds: fast calls are repeated to last this long")
     parser.add_argument("--fresh-cache", action="store_true",
@@ -253,14 +297,18 @@ def parse_args(argv=None):
     if args.kalman_sizes is None:
         args.kalman_sizes = list(QUICK_KALMAN if args.quick else FULL_KALMAN)
     if args.repeat is None:
-        args.repeat = 3 if args.quick else 7
+        args.repeat = QUICK_REPEAT if args.quick else 7
     if args.budget is None:
-        args.budget = 3.0 if args.quick else 30.0
+        args.budget = QUICK_BUDGET_S if args.quick else 30.0
+    if args.error_points is None:
+        args.error_points = QUICK_ERROR_POINTS if args.quick else ERROR_POINTS
     if args.min_repeat is None:
         args.min_repeat = 1 if args.quick else 3
     args.min_repeat = min(args.min_repeat, args.repeat)
     if any(n < 1 for n in args.sizes + args.kalman_sizes):
         parser.error("sizes must be positive integers")
+    if args.error_points < 2:
+        parser.error("--error-points must be at least 2 (both ends of the grid are always checked)")
     return args
 
 
@@ -298,7 +346,8 @@ def main(argv=None) -> dict:
     results = {"started": _now(), "machine": report.machine(), "settings": {
         "sizes": args.sizes, "kalman_sizes": args.kalman_sizes, "repeat": args.repeat,
         "budget_s": args.budget, "min_repeat": args.min_repeat, "min_time_s": args.min_time, "fresh_cache": fresh,
-        "quick": args.quick, "setup_n": SETUP_N, "blas_threads": args.blas_threads}, "expressions": []}
+        "quick": args.quick, "setup_n": SETUP_N, "error_points": args.error_points,
+        "blas_threads": args.blas_threads}, "expressions": []}
     start = time.perf_counter()
     for expression in chosen_exprs:
         _log(args.verbose, expression.name)

@@ -37,6 +37,9 @@ def test_suite_writes_json_and_markdown(tmp_path):
         assert size["ours_route"] == "theano lambdify" and size["fastest_peer"] == "numpy"
         assert size["ours_over_fastest_peer"] == pytest.approx(size["ours_s"] / size["fastest_peer_s"])
         assert size["floor_s"] > 0 and size["ours_over_floor"] > 0
+        share = size["cpu_over_wall"]
+        assert size["ours_over_fastest_peer_cpu"] == pytest.approx(   # one route on each side
+            size["ours_s"] * share["theano lambdify"] / (size["fastest_peer_s"] * share["numpy"]))
     md = (out / "results.md").read_text()
     assert md == report.markdown(results)
     assert "| normal pdf | 3000 | theano lambdify |" in md and "## normal pdf" in md
@@ -90,3 +93,33 @@ def test_unknown_names_are_listed():
         expressions.by_name(["no such expression"])
     with pytest.raises(ValueError, match="known: .*jax jit"):
         routes.by_name(["no such route"])
+
+
+def test_quick_settings_leave_the_full_run_alone():
+    # --quick cuts rounds, budget and mpmath points; the full run keeps what it measured before
+    full, quick = run.parse_args([]), run.parse_args(["--quick"])
+    assert (full.repeat, full.budget, full.min_repeat, full.error_points) == (7, 30.0, 3, 200)
+    assert full.sizes == [10**3, 10**4, 10**5, 10**6, 10**7] and full.kalman_sizes == [100, 300, 1000]
+    assert (quick.repeat, quick.budget, quick.error_points) == (run.QUICK_REPEAT, run.QUICK_BUDGET_S,
+                                                                run.QUICK_ERROR_POINTS)
+    assert quick.sizes == [10**3, 10**4, 10**5] and quick.min_repeat <= quick.repeat
+    assert len(measure.sample_indices(10**5, quick.error_points)) == quick.error_points
+    with pytest.raises(SystemExit):
+        run.parse_args(["--error-points", "1"])
+
+
+def test_timing_rounds_leave_the_garbage_collector_as_found():
+    # interleaved_best freezes the heap for cheap collections between rounds: it must hand
+    # back an unfrozen, enabled collector, also when a timed call raises
+    import gc
+
+    def boom(_):
+        raise RuntimeError("timed call failed")
+
+    timed = {"ok": measure.Timed(len, [1, 2]), "bad": measure.Timed(boom, None)}
+    with pytest.raises(RuntimeError, match="timed call failed"):
+        measure.interleaved_best(timed, repeat=2, min_repeat=1)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    best = measure.interleaved_best({"ok": measure.Timed(len, [1, 2], number=3)}, repeat=2)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert 0 < best["ok"] < 1 and timed["ok"].rounds >= 1
