@@ -141,8 +141,8 @@ class SymmetricProduct(Dot):
     """A ``Dot`` built as ``X^T @ X`` (first input the transpose of the second).
 
     Same inputs, output and values as ``Dot`` (shapes ``(n, k)`` and ``(k, n)`` give
-    ``(n, n)``, dtype upcast as ``Dot``; gradient, shape inference and the Python, C-VM,
-    JAX and PyTorch back ends are ``Dot``'s: NumPy's ``matmul`` already calls BLAS
+    ``(n, n)``, dtype upcast as ``Dot``; gradient, shape inference and the Python, C-VM
+    and PyTorch back ends are ``Dot``'s (JAX: see below): NumPy's ``matmul`` already calls BLAS
     ``?syrk`` when its operands are one buffer and its transpose).  What differs is
     the Numba back end: Numba's ``np.dot`` always calls ``?gemm`` (``2 n^2 k`` flops);
     this op's Numba implementation calls ``?syrk`` (``n^2 k`` flops, LAPACK Users'

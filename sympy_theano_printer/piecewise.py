@@ -147,6 +147,10 @@ def _finite_real_at(expr, point) -> bool:
 def find_safe_point(expr, cond, symbols):
     """Values for ``symbols`` at which ``expr`` and its first partial derivatives are finite and real.
 
+    Only the partial derivatives SymPy evaluates are checked: an unevaluated
+    ``Derivative`` (``betainc``'s in a parameter) is not, so the gradient in
+    that symbol at the point found may be non-finite.
+
     Parameters
     ----------
     expr : sympy.Expr

@@ -99,6 +99,7 @@ def test_quick_settings_leave_the_full_run_alone():
     # --quick cuts rounds, budget and mpmath points; the full run keeps what it measured before
     full, quick = run.parse_args([]), run.parse_args(["--quick"])
     assert (full.repeat, full.budget, full.min_repeat, full.error_points) == (7, 30.0, 3, 200)
+    assert run.ERROR_POINTS == measure.ERROR_SAMPLE  # run.py keeps its own copy (no PyTensor import)
     assert full.sizes == [10**3, 10**4, 10**5, 10**6, 10**7] and full.kalman_sizes == [100, 300, 1000]
     assert (quick.repeat, quick.budget, quick.error_points) == (run.QUICK_REPEAT, run.QUICK_BUDGET_S,
                                                                 run.QUICK_ERROR_POINTS)
