@@ -17,13 +17,16 @@ C back end (``"CVM"``), or to the Python back end where no C compiler exists.
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 from contextlib import contextmanager
 
+import numpy as np
 import pytensor
+import pytensor.scalar as _scalar
+import pytensor.scalar.math as _scalar_math
 from pytensor.graph.basic import Variable
+from pytensor.tensor.elemwise import Elemwise
 
 #: Python frames allowed per level of graph depth while PyTensor works on it.
 FRAMES_PER_LEVEL = 20
@@ -192,27 +195,76 @@ def choose_mode(outputs, mode=None):
     return without_wrong_rewrites(mode)
 
 
-# =============================================================================== JAX: erfcinv without TFP
-def _register_jax_erfcinv():
-    """Give PyTensor's ``Erfcinv`` a JAX implementation that needs no TensorFlow Probability.
+# =============================================================================== the printer's exp2 and erfcinv
+# PyTensor's own Exp2 and Erfcinv are left alone (a user's pt.exp2 compiled for JAX keeps
+# PyTensor's implementation); the printer builds these subclasses, which are the same ops
+# on every back end except JAX, where they get the implementations below.
+class PrinterExp2(_scalar.Exp2):
+    """PyTensor's ``Exp2``, with a JAX implementation accurate to an ulp (the printer's ``exp2``).
+
+    ``jax.numpy.exp2(x)`` (jax 0.10) is off by up to ~200 ulp in float64 for
+    ``|x|`` near 1000 (29 ulp at ``x = -210``), about what ``exp(x ln 2)``
+    with ``x ln 2`` rounded gives.  On JAX this op computes ``x = n + f`` with
+    ``n`` the nearest integer (clipped to +-1100, far past the float64 range,
+    so the cast to an integer cannot overflow) and ``|f| <= 1/2`` exact, and
+    ``exp2(x) = ldexp(exp2(f), n)``: the scaling is exact and ``exp2`` is
+    accurate on ``[-1/2, 1/2]``.  ``inf``, ``-inf`` and NaN come out as
+    ``exp2`` gives them (``f`` carries them).  Element-wise, float dtypes.
+    The derivative ``exp2(x) ln 2`` reuses this op's output, so the gradient
+    graph holds no PyTensor ``Exp2`` either.
+    """
+
+    def pullback(self, inputs, outputs, gout):
+        (x,), (z,), (gz,) = inputs, outputs, gout
+        if x.type in _scalar.complex_types or z.type in _scalar.discrete_types:
+            return super().pullback(inputs, outputs, gout)
+        return (gz * z * np.log(np.array(2, dtype=z.type.dtype)),)
+
+
+class PrinterErfcinv(_scalar_math.Erfcinv):
+    """PyTensor's ``Erfcinv``, with a JAX implementation that needs no TensorFlow Probability.
 
     PyTensor 3.0.7 implements ``erfcinv`` on the JAX back end with TFP's op
     only (``pytensor/link/jax/dispatch/scalar.py``), so without
-    ``tensorflow_probability`` every graph holding SymPy's ``erfcinv`` failed
-    to compile with ``mode="JAX"``.  Where TFP is installed its op stays.
-    Otherwise ``erfcinv(x) = -ndtri(x / 2) / sqrt(2)`` with JAX's ``ndtri``
-    (the inverse of the normal CDF ``Phi(t) = erfc(-t / sqrt(2)) / 2``;
-    Abramowitz & Stegun 26.2.2 and 7.1.2): ``x / 2`` is exact, so the only
-    rounding is ``ndtri``'s, and small ``x`` (the tail) keeps its accuracy,
-    which ``erfinv(1 - x)`` would lose.
+    ``tensorflow_probability`` SymPy's ``erfcinv`` did not compile with
+    ``mode="JAX"``.  On JAX this op computes ``erfcinv(x) = -ndtri(x / 2) /
+    sqrt(2)`` with JAX's ``ndtri`` (the inverse of the normal CDF
+    ``Phi(t) = erfc(-t / sqrt(2)) / 2``; Abramowitz & Stegun 26.2.2 and
+    7.1.2): ``x / 2`` is exact, so the only rounding is ``ndtri``'s, and small
+    ``x`` (the tail) keeps its accuracy, which ``erfinv(1 - x)`` would lose.
+    The derivative ``-sqrt(pi)/2 exp(erfcinv(x)**2)`` reuses this op's output,
+    so the gradient graph holds no PyTensor ``Erfcinv`` either.
     """
-    if importlib.util.find_spec("tensorflow_probability") is not None:
-        return
-    from pytensor.link.jax.dispatch import jax_funcify
-    from pytensor.scalar.math import Erfcinv
 
-    @jax_funcify.register(Erfcinv)
-    def _jax_funcify_Erfcinv(op, node=None, **kwargs):
+    def pullback(self, inputs, outputs, gout):
+        (x,), (z,), (gz,) = inputs, outputs, gout
+        if x.type in _scalar.complex_types or z.type in _scalar.discrete_types:
+            return super().pullback(inputs, outputs, gout)
+        half_sqrt_pi = np.asarray(np.sqrt(np.pi) / 2, dtype=_scalar.upcast(z.type.dtype, gz.type.dtype))
+        return (-gz * half_sqrt_pi * _scalar.exp(z * z),)
+
+
+#: Element-wise ``exp2`` as the printer prints SymPy's ``exp2`` (see :class:`PrinterExp2`).
+exp2 = Elemwise(PrinterExp2(_scalar.upgrade_to_float, name="exp2"))
+#: Element-wise ``erfcinv`` as the printer prints SymPy's ``erfcinv`` (see :class:`PrinterErfcinv`).
+erfcinv = Elemwise(PrinterErfcinv(_scalar.upgrade_to_float_no_complex, name="erfcinv"))
+
+
+def _register_jax():
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(PrinterExp2)
+    def _jax_funcify_PrinterExp2(op, node=None, **kwargs):
+        import jax.numpy as jnp
+
+        def exp2(x):
+            n = jnp.clip(jnp.round(x), -1100, 1100)
+            return jnp.ldexp(jnp.exp2(x - n), n.astype(jnp.int32))
+
+        return exp2
+
+    @jax_funcify.register(PrinterErfcinv)
+    def _jax_funcify_PrinterErfcinv(op, node=None, **kwargs):
         import jax.numpy as jnp
         from jax.scipy.special import ndtri
 
@@ -222,37 +274,10 @@ def _register_jax_erfcinv():
         return erfcinv
 
 
-def _register_jax_exp2():
-    """Give PyTensor's ``Exp2`` a JAX implementation accurate to an ulp.
-
-    ``jax.numpy.exp2(x)`` (jax 0.10) is off by up to ~200 ulp in float64 for
-    ``|x|`` near 1000 (29 ulp at ``x = -210``), about what ``exp(x ln 2)``
-    with ``x ln 2`` rounded gives.  Here ``x = n + f`` with ``n`` the nearest
-    integer (clipped to +-1100, far past the float64 range, so the cast to an
-    integer cannot overflow) and ``|f| <= 1/2`` exact, and
-    ``exp2(x) = ldexp(exp2(f), n)``: the scaling is exact and ``exp2`` is
-    accurate on ``[-1/2, 1/2]``.  ``inf``, ``-inf`` and NaN come out as
-    ``exp2`` gives them (``f`` carries them).
-    """
-    from pytensor.link.jax.dispatch import jax_funcify
-    from pytensor.scalar.basic import Exp2
-
-    @jax_funcify.register(Exp2)
-    def _jax_funcify_Exp2(op, node=None, **kwargs):
-        import jax.numpy as jnp
-
-        def exp2(x):
-            n = jnp.clip(jnp.round(x), -1100, 1100)
-            return jnp.ldexp(jnp.exp2(x - n), n.astype(jnp.int32))
-
-        return exp2
-
-
 def _install_back_end_registrations():
     from .fallback import _when_imported
 
-    _when_imported("pytensor.link.jax.dispatch", _register_jax_erfcinv)
-    _when_imported("pytensor.link.jax.dispatch", _register_jax_exp2)
+    _when_imported("pytensor.link.jax.dispatch", _register_jax)
 
 
 _install_back_end_registrations()

@@ -59,6 +59,7 @@ import sympy
 from sympy.codegen import cfunctions, numpy_nodes
 from sympy.logic import boolalg
 
+from . import backend as _backend
 from . import special as _special
 
 
@@ -302,7 +303,7 @@ MAPPING: dict[type, object] = {
     sympy.erf: pt.erf,
     sympy.erfc: pt.erfc,
     sympy.erfinv: pt.erfinv,
-    sympy.erfcinv: pt.erfcinv,
+    sympy.erfcinv: _backend.erfcinv,  # PyTensor's Erfcinv with a JAX implementation needing no TFP
     sympy.erf2: _special.erf2,
     sympy.besselj: _special.besselj,
     sympy.besseli: _special.besseli,
@@ -316,7 +317,7 @@ MAPPING: dict[type, object] = {
     # sympy.codegen.cfunctions: C99's accurate variants (targets of the expand hints)
     cfunctions.expm1: pt.expm1,
     cfunctions.log1p: pt.log1p,
-    cfunctions.exp2: pt.exp2,
+    cfunctions.exp2: _backend.exp2,  # PyTensor's Exp2 with an ulp-accurate JAX implementation
     cfunctions.log2: pt.log2,
     cfunctions.log10: pt.log10,
     cfunctions.Sqrt: pt.sqrt,

@@ -162,3 +162,42 @@ def test_exp2_on_jax_is_accurate_to_an_ulp(dtype, close_to_reference):
                      for p in points]
     close_to_reference(f(points), reference, dtype, k=1)
     assert np.isnan(f(np.array([np.nan], dtype=dtype))[0])
+
+
+def test_pytensor_own_exp2_and_erfcinv_keep_their_jax_implementations():
+    """The printer's ``exp2``/``erfcinv`` are subclasses with their own JAX implementations;
+    PyTensor's ``Exp2`` and ``Erfcinv`` (a user's ``pt.exp2``) keep PyTensor's."""
+    pytest.importorskip("jax")
+    import pytensor.scalar as ps
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.scalar.math import Erfcinv
+
+    assert jax_funcify.dispatch(ps.Exp2) is jax_funcify.dispatch(ps.ScalarOp)
+    assert jax_funcify.dispatch(backend.PrinterExp2) is not jax_funcify.dispatch(ps.Exp2)
+    assert jax_funcify.dispatch(backend.PrinterErfcinv) is not jax_funcify.dispatch(Erfcinv)
+
+
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "CVM", "NUMBA", "JAX"])
+def test_printed_exp2_and_erfcinv_gradients(mode, close_to_reference):
+    """The derivatives of the printer's ``exp2``/``erfcinv`` on every back end (JAX: no TFP needed)."""
+    if mode == "JAX":
+        pytest.importorskip("jax")
+    import mpmath
+    import sympy as sp
+    from sympy.codegen.cfunctions import exp2
+
+    from sympy_theano_printer import theano_function
+
+    x = sp.Symbol("x")
+    points = np.array([1e-20, 0.5, 1.5, 1.999])
+    f = theano_function([x], [sp.Derivative(exp2(3 * x), x), sp.Derivative(sp.erfcinv(x), x)], dims={x: 1},
+                        mode=mode)
+    d_exp2, d_erfcinv = f(points)
+    with mpmath.workdps(30):
+        e2 = [3 * mpmath.log(2) * mpmath.power(2, 3 * mpmath.mpf(float(p))) for p in points]
+        ei = []
+        for p in points:
+            with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
+                ei.append(-mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(mpmath.erfinv(1 - mpmath.mpf(float(p)))**2))
+    close_to_reference(d_exp2, e2, "float64", k=4)
+    close_to_reference(d_erfcinv, ei, "float64", k=64)  # exp(y**2) scales y's rounding by 2 y**2 (87 at 1e-20)
