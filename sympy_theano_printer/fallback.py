@@ -228,7 +228,9 @@ def kernel_call(expr):
         return None  # the other branches are complex everywhere on the real line
     if f is sympy.expint:
         nu = args[0]
-        if nu.is_Integer and nu >= 0:
+        # an integer order: a number, or a symbol declared integer and nonnegative
+        # (special.uppergamma builds expint(n, x) over such a symbol)
+        if (nu.is_Integer and nu >= 0) or (nu.is_Symbol and nu.is_integer and nu.is_nonnegative):
             return "expn", args
         return "expint", args
     if f is sympy.elliptic_e:

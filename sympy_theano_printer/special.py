@@ -75,7 +75,23 @@ def cbrt(x):
     up to ``|ln x| * 2**-54`` relative (~60 ulp near 1e300); the step brings it
     back to a few ulp.  0, infinities and NaN are returned by the first form.
     Shapes/dtype: element-wise, the float dtype of ``x``.
+
+    The derivative is ``1/(3 y**2)`` with ``y`` the result (an inlined ``OpFromGraph``
+    with that pullback): the automatic derivative of the Newton step overflows and
+    cancels for tiny x (``-inf`` at x = 8.4e-200 where it is 1.7e132); ``inf`` at 0.
     """
+    from pytensor.compile.builders import OpFromGraph
+
+    dtype = str(x.dtype)
+    inner = x.type()
+    op = OpFromGraph([inner], [_cbrt_value(inner)], inline=True, name="cbrt",
+                     pullback=lambda inputs, outputs, grads: [
+                         grads[0] / (_const(3, dtype) * outputs[0] * outputs[0])])
+    return op(x)
+
+
+def _cbrt_value(x):
+    """The value of :func:`cbrt` (see there)."""
     dtype = str(x.dtype)
     y0 = pt.sign(x) * pt.pow(pt.abs(x), _const(1.0 / 3.0, dtype))
     ok = pt.and_(pt.isfinite(x), pt.neq(x, 0))
@@ -218,13 +234,37 @@ def _safe(cond, x, value=1):
     return pt.switch(cond, x, _const(value, str(x.dtype)))
 
 
+def _nan_gradient_where(bad, value, *args):
+    """``value`` unchanged, but with a NaN derivative with respect to each of ``args`` where ``bad``.
+
+    ``switch(bad, nan, f(x))`` has the value NaN at a pole but the gradient 0 there (the
+    gradient of an untaken ``switch`` branch is 0), a silent wrong number: SymPy's
+    derivative is ``zoo`` (``gamma(x) polygamma(0, x)`` at x = 0) or ``0 * zoo = nan``
+    there.  The added term ``(a - zero_grad(a)) * switch(bad, nan, 0)`` with
+    ``a = switch(bad, x, 0)`` is 0 where not ``bad`` and NaN where ``bad`` (where the value
+    is NaN or a special case anyway), and its derivative is NaN where ``bad``, in reverse
+    and in forward mode.  (After the rewrites it costs two scalar operations; an
+    ``OpFromGraph`` identity with an overridden pullback would cost none, but the printer's
+    forward-mode ``pushforward`` differentiates pullbacks a second time, which needs them
+    linear in the output gradient and summed over broadcast dimensions.)
+    """
+    dtype = str(value.dtype)
+    marker = pt.switch(bad, _nan(dtype), _const(0, dtype))
+    for a in args:
+        at = pt.switch(bad, a, pt.zeros_like(a))
+        value = value + (at - zero_grad(at)) * marker
+    return value
+
+
 def gamma(x):
     """Gamma(x) (SymPy ``gamma``), C's ``tgamma`` / SciPy's ``gamma``.
 
     Element-wise, float dtype of ``x``.  NaN at the poles 0, -1, -2, ... (SymPy: ``zoo``),
-    ``inf`` past x = 171.62 (float32: 35.04).  Gradient ``gamma(x) digamma(x)``.
+    ``inf`` past x = 171.62 (float32: 35.04).  Gradient ``gamma(x) digamma(x)``, NaN at
+    the poles (SymPy: ``zoo``).
     """
-    return pt.switch(_pole(x), _nan(str(x.dtype)), _gamma_t(x))
+    pole = _pole(x)
+    return _nan_gradient_where(pole, pt.switch(pole, _nan(str(x.dtype)), _gamma_t(x)), x)
 
 
 def loggamma(x):
@@ -256,8 +296,8 @@ def digamma(x):
     xs = _safe(pt.invert(_pole(x)), x)
     inner = xs.type()
     op = OpFromGraph([inner], [_digamma_op(inner)], inline=True, name="digamma",
-                     pullback=lambda inputs, outputs, grads: [grads[0] * _polygamma_series(1, inputs[0])])
-    return pt.switch(_pole(x), _nan(str(x.dtype)), op(xs))
+                     pullback=lambda inputs, outputs, grads: [grads[0] * _polygamma_t(1, inputs[0])])
+    return _nan_gradient_where(_pole(x), pt.switch(_pole(x), _nan(str(x.dtype)), op(xs)), x)
 
 
 def trigamma(x):
@@ -283,13 +323,30 @@ def polygamma(n, x):
     if order == 0:
         return digamma(x)
     if order is not None and order >= 1 and order == int(order) and order <= 40:
-        value = _polygamma_series(int(order), _safe(pt.invert(_pole(x)), x))
-        return pt.switch(_pole(x), _nan(str(value.dtype)), value)
+        value = _polygamma_t(int(order), _safe(pt.invert(_pole(x)), x))
+        return _nan_gradient_where(_pole(x), pt.switch(_pole(x), _nan(str(value.dtype)), value), x)
     ok_n = pt.and_(pt.ge(n, 0), _is_integer(n))
     order = pt.cast(pt.switch(ok_n, n, pt.zeros_like(n)), "int64")
     ok = pt.and_(ok_n, pt.invert(_pole(x)))
     value = pt.polygamma(order, _safe(ok, x))
-    return pt.switch(ok, value, _nan(str(value.dtype)))
+    return _nan_gradient_where(_pole(x), pt.switch(ok, value, _nan(str(value.dtype))), x)
+
+
+def _polygamma_t(n: int, x):
+    """:func:`_polygamma_series` of order n, differentiated as the series of order n + 1.
+
+    An inlined ``OpFromGraph`` whose pullback is ``g * psi^(n+1)(x)`` (A&S 6.4.1), built
+    when asked for: the reverse-mode gradient of the series itself (Horner chains, powers)
+    is a deep graph that PyTensor's canonicalizer flattens into ``Mul`` nodes of more than
+    32 operands, which the Python back end (FAST_COMPILE) cannot run (NumPy ufuncs take at
+    most 32 operands).
+    """
+    from pytensor.compile.builders import OpFromGraph
+
+    inner = x.type()
+    op = OpFromGraph([inner], [_polygamma_series(n, inner)], inline=True, name=f"polygamma{n}",
+                     pullback=lambda inputs, outputs, grads: [grads[0] * _polygamma_t(n + 1, inputs[0])])
+    return op(x)
 
 
 def _polygamma_series(n: int, x):
@@ -372,18 +429,98 @@ def _gamma_limit(dtype) -> float:
     return 170.0 if np.dtype(dtype).itemsize >= 8 else 34.0
 
 
+#: Smallest argument of the Stirling forms below; mu(z) with 8 terms is exact to 1e-18 there.
+_STIRLING_MIN = 10.0
+
+
+def _stirling_mu(z):
+    """mu(z) = log Gamma(z) - (z - 1/2) log z + z - log(2 pi)/2 for z >= 10 (float64).
+
+    The Stirling series sum_k B_2k / (2k (2k-1) z**(2k-1)) (A&S 6.1.40), 8 terms: the
+    first omitted term is below 1e-18 at z = 10 (mu enters exponents, so this is absolute).
+    """
+    t = pt.reciprocal(z)
+    t2 = t * t
+    poly = _const(0.0, "float64")
+    for k in range(8, 0, -1):
+        c = float(sympy.bernoulli(2 * k) / (2 * k * (2 * k - 1)))
+        poly = poly * t2 + _const(c, "float64")
+    return poly * t
+
+
+def _log_rising_rest(x, k, mu_x=None, mu_xk=None):
+    """E in Gamma(x + k)/Gamma(x) = x**k exp(E), for x, x + k >= 10 (float64, Stirling).
+
+    From A&S 6.1.40 with log(x + k) = log x + log1p(k/x):
+    ``E = (x - 1/2) log1p(k/x) + k (log1p(k/x) - 1) + mu(x + k) - mu(x)``; the rounded sum
+    ``x + k`` enters only through mu, so its rounding does not matter.  (Gamma(x + k)/Gamma(x)
+    computed directly loses ``psi(x + k)`` times that rounding, ~log(x) x/2 ulp, and the form
+    ``gammaln(x + k) - gammaln(x)`` ~|gammaln(x)| ulp: 4e4 ulp at x = 1e4.)
+    """
+    half = _const(0.5, "float64")
+    lg = pt.log1p(k / x)
+    mu_x = _stirling_mu(x) if mu_x is None else mu_x
+    mu_xk = _stirling_mu(x + k) if mu_xk is None else mu_xk
+    return (x - half) * lg + k * (lg - _const(1, "float64")) + mu_xk - mu_x
+
+
+def _rising_stirling(x, k):
+    """Gamma(x + k)/Gamma(x) = pow(x, k) exp(E) for x, x + k >= 10 (float64); see :func:`_log_rising_rest`."""
+    return pt.pow(x, k) * pt.exp(_log_rising_rest(x, k))
+
+
+def _beta_stirling(a, b):
+    """Beta(a, b) for a, b > 0 with max(a, b) >= 10, in float64, without log-gamma differences.
+
+    With p = max(a, b), q = min(a, b), t = q/p (A&S 6.1.40 for the three gammas):
+    ``sqrt(2 pi/p) t**(q - 1/2) exp(-(p - 1/2) log1p(t) - q log1p(t) + mu(p) + mu(q) - mu(p + q))``
+    for q >= 10, and ``Gamma(q) p**-q exp(-E(p, q))`` (:func:`_log_rising_rest`) for q < 10.
+    The rounded sum ``p + q`` enters only through mu.  The error is a few ulp plus ~|log Beta|
+    ulp (the roundings of t and of the exponent); ``Gamma(a) Gamma(b)/Gamma(a + b)`` loses
+    ``psi(a + b)`` times the rounding of ``a + b`` (240 ulp at beta(120, 30.3)), and
+    ``exp(gammaln(a) + gammaln(b) - gammaln(a + b))`` eps * (|gammaln(a)| + ...).
+    """
+    p, q = pt.maximum(a, b), pt.minimum(a, b)
+    mu_p, mu_pq = _stirling_mu(p), _stirling_mu(p + q)  # shared by both forms
+    big_q = pt.ge(q, _STIRLING_MIN)
+    half, one64 = _const(0.5, "float64"), _const(1, "float64")
+    qb = _safe(big_q, q, _STIRLING_MIN)
+    t = qb / p
+    # (1 + t)**-(p + q - 1/2): for t >= 1/2 as two pows (pow keeps the digits that exp of a
+    # rounded exponent of size ~(p + q) loses: 250 ulp at beta(400, 400)); else exp(log1p)
+    lg = pt.log1p(t)
+    wide = pt.ge(t, half)
+    tw = _safe(wide, t, 0.5)
+    powers = pt.switch(wide, pt.pow(one64 + tw, half - p) * pt.pow(one64 + tw, -qb),
+                       pt.exp(-(p - half) * lg - qb * lg))
+    both = (pt.sqrt(_const(2 * np.pi, "float64") / p) * pt.pow(t, qb - half) * powers
+            * pt.exp(mu_p + _stirling_mu(qb) - mu_pq))
+    qs = _safe(pt.invert(big_q), q)
+    one_small = _gamma_t(qs) * pt.pow(p, -qs) * pt.exp(-_log_rising_rest(p, qs, mu_p, mu_pq))
+    return pt.switch(big_q, both, one_small)
+
+
 def _gamma_ratio(num, den):
     """prod Gamma(num) / prod Gamma(den), for arguments that are not poles.
 
-    Directly with Gamma while every argument is below the overflow limit (a few ulp), else
+    Directly with Gamma while every argument is below the overflow limit (a few ulp;
+    divisions and products alternate, so that Gamma(a) Gamma(b) of tiny a, b never overflows), else
     ``sign * exp(sum gammaln(num) - sum gammaln(den))`` (relative error ~ eps times the
     largest |gammaln|).  Callers handle the poles.
     """
     dtype = _dtype(*num, *den)
     lim = _const(_gamma_limit(dtype), dtype)
     small = reduce_and([pt.lt(pt.abs(a), lim) for a in num + den])
-    direct = reduce_mul([_gamma_t(_safe(small, a)) for a in num]) / reduce_mul(
-        [_gamma_t(_safe(small, a)) for a in den])
+    # interleaved, Gamma(n0) / Gamma(d0) * Gamma(n1) / ..., so that the tiny arguments of
+    # beta(x, x) (Gamma(x) ~ 1/x) do not overflow the product of two of them (x = 2e-226)
+    gn = [_gamma_t(_safe(small, a)) for a in num]
+    gd = [_gamma_t(_safe(small, a)) for a in den]
+    direct = gn[0]
+    for i in range(max(len(num), len(den))):
+        if i < len(gd):
+            direct = direct / gd[i]
+        if i + 1 < len(gn):
+            direct = direct * gn[i + 1]
     big = pt.invert(small)
     sign = reduce_mul([_gamma_sign(a) for a in num + den])
     # in float64 also for float32 graphs: the sum of gammaln values of size L loses L * eps
@@ -415,6 +552,24 @@ def reduce_add(xs):
     return out
 
 
+def _via_float64(fn):
+    """``fn`` computed in float64 for narrower float arguments, the result cast back.
+
+    The gamma ratios round the sums of their arguments (``a + b``, ``x + k``), which costs
+    ``psi(a + b)`` times that rounding: up to 24 ulp in float32 near 10 (beta(9.59, 9.59));
+    in float64 that is far below a float32 ulp.
+    """
+    def wrapped(*args):
+        dtype = _dtype(*args)
+        if np.dtype(dtype).itemsize >= 8:
+            return fn(*args)
+        return pt.cast(fn(*[pt.cast(a, "float64") for a in args]), dtype)
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
 def _exact_integer(value, is_int):
     """Round ``value`` to the nearest integer where ``is_int`` and it is below 2**50 (2**21).
 
@@ -441,9 +596,10 @@ def factorial(x):
     bad = _pole(y)
     value = _gamma_t(_safe(pt.invert(bad), y))
     value = _exact_integer(value, _is_integer(x))
-    return pt.switch(bad, _nan(dtype), value)
+    return _nan_gradient_where(bad, pt.switch(bad, _nan(dtype), value), x)
 
 
+@_via_float64
 def binomial(n, k):
     """Binomial coefficient (SymPy ``binomial``) for real ``n``, ``k``.
 
@@ -465,14 +621,28 @@ def binomial(n, k):
     zero_den = pt.or_(_pole(b), _pole(c))
     regular = pt.invert(pt.or_(zero_den, _pole(a)))
     value = sign * _gamma_ratio([_safe(regular, a)], [_safe(regular, b), _safe(regular, c)])
+    # n >= 22 with k, n - k > -1: 1/((n + 1) Beta(k + 1, n - k + 1)) (DLMF 5.12.1) by Stirling,
+    # unless n, k are integers below the overflow limit (the gamma ratio is exact there)
+    m = n - k
+    exact = reduce_and([_is_integer(n), k_int, pt.lt(a, _const(_gamma_limit(dtype), dtype))])
+    stirling = reduce_and([regular, pt.gt(k, -one), pt.gt(m, -one),
+                           pt.ge(n, _const(2 * _STIRLING_MIN + 2, dtype)), pt.invert(exact)])
+    sn, sk, sm = (pt.cast(_safe(stirling, v, _STIRLING_MIN), "float64") for v in (n, k, m))
+    one64 = _const(1, "float64")
+    via_beta = pt.reciprocal((sn + one64) * _beta_stirling(sk + one64, sm + one64))
+    value = pt.switch(stirling, pt.cast(via_beta, dtype), value)
     value = _exact_integer(value, pt.and_(_is_integer(n), k_int))
     zero = pt.zeros_like(value)
     nan = _nan(dtype)
     out = pt.switch(regular, value, pt.switch(neg_n, nan, zero))
     # n a negative integer: k >= 0 integer reflected above; k < 0 integer: 0; otherwise NaN
-    return pt.switch(pt.and_(neg_n, pt.and_(k_int, pt.lt(k, 0))), zero, out)
+    out = pt.switch(pt.and_(neg_n, pt.and_(k_int, pt.lt(k, 0))), zero, out)
+    # the gradient where a pole of the gamma ratio is involved: SymPy's derivative there is
+    # binomial * (polygamma(0, ...) - ...) = 0 * zoo or zoo, i.e. nan
+    return _nan_gradient_where(pt.invert(regular), out, n, k)
 
 
+@_via_float64
 def rising_factorial(x, k):
     """Pochhammer symbol ``x (x+1) ... (x+k-1) = Gamma(x+k)/Gamma(x)`` (SymPy ``RisingFactorial``).
 
@@ -492,29 +662,138 @@ def rising_factorial(x, k):
     den = pt.switch(both, one - a, b)
     ok = pt.or_(regular, both)
     value = sign * _gamma_ratio([_safe(ok, num)], [_safe(ok, den)])
-    value = _exact_integer(value, pt.and_(_is_integer(x), _is_integer(k)))
-    return pt.switch(ok, value, pt.switch(pb, pt.zeros_like(value), _nan(dtype)))
+    # x, x + k >= 10: Stirling in terms of x and k (see _log_rising_rest), unless both are
+    # integers below the overflow limit (x + k exact: the gamma ratio is good to a few ulp)
+    lo = _const(_STIRLING_MIN, dtype)
+    exact = reduce_and([_is_integer(x), _is_integer(k),
+                        pt.lt(pt.maximum(x, a), _const(_gamma_limit(dtype), dtype))])
+    # (k < 0: 1/rf(x + k, -k), DLMF 5.2.5; the rounding of x + k costs ~|k| eps/2)
+    stirling = reduce_and([regular, pt.ge(x, lo), pt.ge(a, lo), pt.invert(exact)])
+    up = pt.ge(k, 0)
+    base = pt.cast(_safe(stirling, pt.switch(up, x, a), _STIRLING_MIN), "float64")
+    step = pt.cast(_safe(stirling, pt.abs(k), 0), "float64")
+    ratio = _rising_stirling(base, step)
+    value = pt.switch(stirling, pt.cast(pt.switch(up, ratio, pt.reciprocal(ratio)), dtype), value)
+    # an integer only for k >= 0 (rf(80, -3) = 1/(79 78 77))
+    value = _exact_integer(value, reduce_and([_is_integer(x), _is_integer(k), pt.ge(k, 0)]))
+    out = pt.switch(ok, value, pt.switch(pb, pt.zeros_like(value), _nan(dtype)))
+    # at the poles SymPy's derivative rf * (polygamma(0, x+k) - polygamma(0, x)) is nan
+    return _nan_gradient_where(pt.invert(regular), out, x, k)
 
 
+@_via_float64
 def falling_factorial(x, k):
     """``x (x-1) ... (x-k+1) = Gamma(x+1)/Gamma(x-k+1)`` = ``RisingFactorial(x-k+1, k)`` (SymPy ``FallingFactorial``)."""
     return rising_factorial(x - k + _const(1, _dtype(x, k)), k)
 
 
+def _sin_cos_pi(v):
+    """(sin(pi v), cos(pi v), r, sign) with the exact reduction r = v - round(v) in [-1/2, 1/2]."""
+    dtype = str(v.dtype)
+    k = pt.round(v)
+    r = v - k
+    sign = pt.switch(pt.eq(pt.mod(k, _const(2, dtype)), 1), _const(-1, dtype), _const(1, dtype))
+    pi = _const(np.pi, dtype)
+    return sign * pt.sin(pi * r), sign * pt.cos(pi * r), r
+
+
+def _sinpi(v):
+    """sin(pi v) with exact argument reduction (a few ulp for any v)."""
+    return _sin_cos_pi(v)[0]
+
+
+def _cospi(v):
+    """cos(pi v) with exact argument reduction; 0 exactly at the half-integers is not promised."""
+    return _sin_cos_pi(v)[1]
+
+
+def _cotpi(v):
+    """cot(pi v) for a non-integer v: r = v - round(v), cot(pi r) = tan(pi (1/2 - |r|)) sign(r)
+    for |r| >= 1/4 (1/2 - |r| exact: 0 at the half-integers), 1/tan(pi |r|) sign(r) below."""
+    dtype = str(v.dtype)
+    r = v - pt.round(v)
+    a = pt.abs(r)
+    pi = _const(np.pi, dtype)
+    near = pt.lt(a, _const(0.25, dtype))
+    return pt.sign(r) * pt.switch(near, pt.reciprocal(pt.tan(pi * _safe(near, a, 0.125))),
+                                  pt.tan(pi * (_const(0.5, dtype) - a)))
+
+
+def _beta_positive(a, b):
+    """Beta(a, b) for a, b > 0: :func:`_beta_stirling` where max(a, b) >= 10, unless both are
+    integers below the overflow limit (a + b exact: the gamma ratio is good to a few ulp);
+    the gamma ratio otherwise (its rounding of a + b costs at most ~25 ulp below 10)."""
+    dtype = _dtype(a, b)
+    c = a + b
+    direct = _gamma_ratio([a, b], [c])
+    exact = reduce_and([_is_integer(a), _is_integer(b), pt.lt(c, _const(_gamma_limit(dtype), dtype))])
+    stirling = pt.and_(pt.ge(pt.maximum(a, b), _STIRLING_MIN), pt.invert(exact))
+    sa, sb = (pt.cast(_safe(stirling, v, _STIRLING_MIN), "float64") for v in (a, b))
+    return pt.switch(stirling, pt.cast(_beta_stirling(sa, sb), dtype), direct)
+
+
+@_via_float64
 def beta(a, b):
     """Euler's Beta(a, b) = Gamma(a) Gamma(b) / Gamma(a+b) (SymPy ``beta``, A&S 6.2.2).
 
-    The gamma ratio of :func:`_gamma_ratio` (log-gamma form for large arguments); NaN where
-    ``a`` or ``b`` is a pole of Gamma and ``a+b`` is not (SymPy: ``zoo``), 0... is not
-    special-cased: ``a+b`` a pole with ``a``, ``b`` regular gives 0 as SymPy.
+    The gamma ratio of :func:`_gamma_ratio` for small arguments, :func:`_beta_stirling` for
+    positive ones with max(a, b) >= 10 (unless both are integers below the overflow limit).
+    At the poles of Gamma (0, -1, ...): 0 where only ``a + b`` is one (as SymPy); the
+    finite limit ``(-1)**r Gamma(r) Gamma(1-p-r)/Gamma(1-p)`` where one argument ``p`` and
+    ``a + b`` are poles and the other, ``r``, is not (SymPy: ``beta(-1, 1) = -1``); NaN
+    where ``a`` or ``b`` is a pole otherwise (SymPy: ``zoo``).  Relative error: a few ulp
+    (float32: computed in float64), up to ~(32 + |log Beta|) ulp in float64 for large
+    arguments (see :func:`_beta_stirling`).
     """
     dtype = _dtype(a, b)
     c = a + b
-    bad = pt.or_(_pole(a), _pole(b))
-    zero = pt.and_(pt.invert(bad), _pole(c))
-    ok = pt.invert(pt.or_(bad, zero))
-    value = _gamma_ratio([_safe(ok, a), _safe(ok, b)], [_safe(ok, c, 2)])
-    return pt.switch(ok, value, pt.switch(zero, pt.zeros_like(value), _nan(dtype)))
+    pa, pb = _pole(a), _pole(b)
+    # one of a, b a pole p and a + b a pole: the poles cancel, Gamma(p)/Gamma(p + r) =
+    # 1/rf(p, r) = (-1)**r Gamma(1 - p - r)/Gamma(1 - p) (DLMF 5.5.3) with r = the other
+    # argument, a positive integer: beta(-1, 1) = -1, beta(-3, 2) = 1/6 (SymPy, mpmath)
+    cancel = pt.and_(pt.xor(pa, pb), _pole(c))
+    zero = reduce_and([pt.invert(pa), pt.invert(pb), _pole(c)])
+    ok = reduce_and([pt.invert(pa), pt.invert(pb), pt.invert(zero)])
+    one = _const(1, dtype)
+    positive = reduce_and([ok, pt.gt(a, 0), pt.gt(b, 0)])
+    # one argument n < 0 (not a pole), the other p > 0, a + b < 1: Beta(n, p) =
+    # S Beta(p, 1 - n - p) with S = sin(pi (n + p))/sin(pi n) = cos(pi p) + cot(pi n) sin(pi p)
+    # (reflection DLMF 5.5.3 of Gamma(n) and Gamma(n + p)); the direct ratio loses
+    # psi(a + b) times the rounding of a + b (1e4 ulp at beta(-562.5, 2.32), found by the
+    # properties) and S has no rounded sum in it
+    neg_a = reduce_and([ok, pt.lt(a, 0), pt.gt(b, 0), pt.lt(c, one)])
+    neg_b = reduce_and([ok, pt.lt(b, 0), pt.gt(a, 0), pt.lt(c, one)])
+    refl = pt.or_(neg_a, neg_b)
+    n_ = _safe(refl, pt.switch(neg_a, a, b), -0.5)
+    p_ = _safe(refl, pt.switch(neg_a, b, a), 0.5)
+    s_factor = _cospi(p_) + _cotpi(n_) * _sinpi(p_)
+    # the cancelling poles (see above): (-1)**r Beta(r, 1 - q - r)
+    q_ = _safe(cancel, pt.switch(pa, a, b), -1)
+    r_ = _safe(cancel, pt.switch(pa, b, a), 1)
+    odd = pt.eq(pt.mod(r_, _const(2, dtype)), 1)
+    # one Beta of positive arguments serves the three cases
+    u = pt.switch(positive, a, pt.switch(refl, p_, pt.switch(cancel, r_, one)))
+    v = pt.switch(positive, b, pt.switch(refl, one - n_ - p_, pt.switch(cancel, one - q_ - r_, one)))
+    factor = pt.switch(refl, s_factor, pt.switch(pt.and_(cancel, odd), -one, one))
+    pos_value = factor * _beta_positive(u, v)
+    other = pt.invert(reduce_and([pt.invert(positive), pt.invert(refl), pt.invert(cancel)]))
+    general = pt.and_(ok, pt.invert(other))  # both negative, or one negative with a + b >= 1
+    value = _gamma_ratio([_safe(general, a), _safe(general, b)], [_safe(general, c, 2)])
+    value = pt.switch(other, pos_value, value)
+    # a tiny argument next to one below 1/2: (1/a + 1/b) Gamma(a+1) Gamma(b+1)/Gamma(a+b+1)
+    # (A&S 6.1.15): Gamma(a) Gamma(b) overflows for a b < 1e-308 although Beta ~ 1/a + 1/b
+    # does not (the interleaved ratio avoids it only where the back end keeps the order:
+    # NUMBA's fastmath re-associates it)
+    small = _const(0.5, dtype)
+    tiny = reduce_and([ok, pt.lt(pt.abs(a), small), pt.lt(pt.abs(b), small),
+                       pt.lt(pt.minimum(pt.abs(a), pt.abs(b)), _const(2.0**-60, dtype))])
+    ta, tb = _safe(tiny, a, 0.25), _safe(tiny, b, 0.25)
+    near_zero = ((pt.reciprocal(ta) + pt.reciprocal(tb)) * _gamma_t(ta + one) / _gamma_t(ta + tb + one)
+                 * _gamma_t(tb + one))
+    value = pt.switch(tiny, near_zero, value)
+    out = pt.switch(pt.or_(ok, cancel), value, pt.switch(zero, pt.zeros_like(value), _nan(dtype)))
+    # SymPy's derivative beta * (polygamma(0, a) - polygamma(0, a + b)) is zoo or 0 * zoo there
+    return _nan_gradient_where(pt.invert(ok), out, a, b)
 
 
 # ---------------------------------------------------------------------------- incomplete gamma and beta
@@ -530,23 +809,92 @@ def lowergamma(s, x):
     return pt.switch(ok, value, _nan(str(value.dtype)))
 
 
-def uppergamma(s, x):
-    """Upper incomplete gamma Gamma(s, x) = Gamma(s) Q(s, x) (SymPy ``uppergamma``, DLMF 8.2.4).
+_EXPN_OP = []
 
-    PyTensor's regularized ``gammaincc`` (Q) times Gamma(s), differentiated as ``-gammainc``
-    (PyTensor's own gradient of ``gammaincc`` in ``s`` is wrong by up to 1e-5 relative).
-    Domain ``s > 0``, ``x >= 0``;
-    NaN elsewhere (for s <= 0 PyTensor has no op: ``uppergamma(0, x) = E1(x)`` is not computed).
+
+def _expn(n, x):
+    """E_n(x) for an integer order n >= 0 (float holding it): SciPy's ``expn`` kernel.
+
+    A :class:`~sympy_theano_printer.fallback.SymPyScalarOp` of ``expint(n, x)`` over an order
+    symbol declared a nonnegative integer, so that its C and Numba implementations call
+    SciPy's compiled ``expn`` (no object mode).  Not differentiated here: callers give the
+    pullback.
     """
-    ok = pt.and_(pt.gt(s, 0), pt.ge(x, 0))
-    s, x = _safe(ok, s), _safe(ok, x)
-    # PyTensor's gradient of gammaincc with respect to s is off by 1e-7..1e-5 relative (measured
-    # against mpmath.diff); the one of gammainc is good to 1e-11.  Q = 1 - P, so the value is
-    # taken from gammaincc and the gradient from -gammainc: P - zero_grad(P) is 0 in value.
-    p = pt.gammainc(s, x)
-    q = zero_grad(pt.gammaincc(s, x)) - (p - zero_grad(p))
-    value = gamma(s) * q
-    return pt.switch(ok, value, _nan(str(value.dtype)))
+    if not _EXPN_OP:
+        from .fallback import SymPyScalarOp
+
+        order = sympy.Symbol("n", integer=True, nonnegative=True)
+        arg = sympy.Symbol("x", real=True)
+        _EXPN_OP.append(Elemwise(SymPyScalarOp([order, arg], sympy.expint(order, arg), name="expn")))
+    return _EXPN_OP[0](n, x)
+
+
+def _uppergamma_nonpositive_integer(s, x):
+    """Gamma(s, x) = x**s E_{1-s}(x) for s = 0, -1, -2, ... and x > 0 (DLMF 8.19.1).
+
+    ``pow`` (<= 1 ulp) times SciPy's ``expn`` (a few ulp).  The derivative in ``x`` is
+    ``-x**(s-1) exp(-x)`` (DLMF 8.8.13, valid for every s); the one in ``s`` is not
+    computed (NaN).
+    """
+    from pytensor.compile.builders import OpFromGraph
+
+    s, x = pt.broadcast_arrays(s, x)
+    si, xi = s.type(), x.type()
+    one = _const(1, str(s.dtype))
+
+    def pullback(inputs, outputs, grads):
+        s_, x_ = inputs
+        (g,) = grads
+        dx = -g * pt.pow(x_, s_ - one) * pt.exp(-x_)
+        return [pt.full_like(s_, np.nan) * g, dx]
+
+    value = pt.pow(xi, si) * pt.cast(_expn(one - si, xi), str(xi.dtype))
+    op = OpFromGraph([si, xi], [value], inline=True, name="uppergamma_expn", pullback=pullback)
+    return op(s, x)
+
+
+def uppergamma(s, x):
+    """Upper incomplete gamma Gamma(s, x) (SymPy ``uppergamma``, DLMF 8.2.2).
+
+    * ``s > 0``, ``x >= 0``: PyTensor's regularized ``gammaincc`` (Q) times Gamma(s)
+      (DLMF 8.2.4), differentiated as ``-gammainc`` (PyTensor's own gradient of
+      ``gammaincc`` in ``s`` is wrong by up to 1e-5 relative);
+    * ``s = 0, -1, -2, ...``, ``x > 0``: ``x**s E_{1-s}(x)`` (DLMF 8.19.1) with SciPy's
+      ``expn``; ``uppergamma(0, x)`` is E1(x), a few ulp.  At x = 0: ``inf`` for s = 0
+      (SymPy: ``expint(1, 0) = oo``), NaN for s < 0 (SymPy: ``zoo``).  The gradient in
+      ``s`` is NaN there (not computed);
+    * NaN elsewhere: for x < 0 SymPy's value is complex except for the positive integers s
+      (not computed here), and for a non-integer s < 0 the value is real but not computed
+      (the available formulas, the recurrence DLMF 8.8.2 from s + m > 0, the series
+      DLMF 8.7.3 or SciPy's ``hyperu``, lose up to all digits near the negative integers
+      or for x >> |s|).
+
+    Element-wise, broadcasting; the float dtype of the arguments.
+    """
+    dtype = _dtype(s, x)
+    value_s = _constant_value(s)
+    pos = pt.and_(pt.gt(s, 0), pt.ge(x, 0))
+    nonpos_int = pt.and_(pt.le(s, 0), _is_integer(s))
+    branches = []
+    if value_s is None or value_s > 0:
+        sp_, xp = _safe(pos, s), _safe(pos, x)
+        # PyTensor's gradient of gammaincc with respect to s is off by 1e-7..1e-5 relative
+        # (measured against mpmath.diff); the one of gammainc is good to 1e-11.  Q = 1 - P, so
+        # the value is taken from gammaincc and the gradient from -gammainc: P - zero_grad(P)
+        # is 0 in value.
+        p = pt.gammainc(sp_, xp)
+        q = zero_grad(pt.gammaincc(sp_, xp)) - (p - zero_grad(p))
+        branches.append((pos, gamma(sp_) * q))
+    if value_s is None or (value_s <= 0 and value_s == math.floor(value_s)):
+        inside = pt.and_(nonpos_int, pt.gt(x, 0))
+        e = _uppergamma_nonpositive_integer(_safe(inside, s, 0), _safe(inside, x))
+        at_zero = pt.and_(pt.eq(s, 0), pt.eq(x, 0))
+        branches.append((inside, e))
+        branches.append((at_zero, pt.fill(e, _const(np.inf, dtype))))
+    out = _nan(dtype)
+    for cond, value in reversed(branches):
+        out = pt.switch(cond, value, out)
+    return out
 
 
 def _regularized_beta(a, b, x):
@@ -557,27 +905,96 @@ def _regularized_beta(a, b, x):
     return pt.switch(inner, value, pt.switch(pt.le(x, 0), _const(0, dtype), _const(1, dtype)))
 
 
-def betainc_regularized(a, b, x1, x2):
-    """I_{x2}(a, b) - I_{x1}(a, b) (SymPy ``betainc_regularized``, DLMF 8.17.2).
+def _incomplete_beta_hyp(a, b, x):
+    """B_x(a, b) = x**a / a * 2F1(a, 1 - b; a + 1; x) (DLMF 8.17.7), for the extended domain.
 
-    PyTensor's ``betainc`` (differentiable in a, b, x).  Where both limits are >= 1/2 the
-    complements ``I_{1-x1}(b, a) - I_{1-x2}(b, a)`` are subtracted instead, which avoids the
-    cancellation of two values near 1.  Domain ``a, b > 0`` and limits in [0, 1]; NaN elsewhere.
+    Real where ``x >= 0`` or ``a`` is an integer (``x**a``), and where ``x <= 1`` or ``b`` is a
+    positive integer (then 2F1 is a polynomial, also past its branch point 1).  Callers
+    select those points and keep ``a`` away from 0, -1, -2, ... (the pole of 1/a and of
+    2F1's ``c``).
     """
+    one = _const(1, _dtype(a, b, x))
+    return pt.pow(x, a) / a * pt.hyp2f1(a, one - b, a + one, x)
+
+
+def _betainc_domains(a, b, x1, x2):
+    """(standard, extended, infinite_beta) masks of the incomplete beta's arguments.
+
+    standard: ``a, b > 0`` and both limits in [0, 1] (PyTensor's ``betainc``); extended:
+    every other real, convergent case of the integral ``int_x1^x2 t**(a-1) (1-t)**(b-1) dt``
+    that :func:`_incomplete_beta_hyp` computes; infinite_beta: ``a`` or ``b`` a pole of
+    Gamma and ``a + b`` not one (Beta(a, b) infinite, SymPy's regularized value is 0).  A
+    limit at 0 with ``a <= 0`` or at 1 with ``b <= 0`` (a divergent integral; SymPy: nan) is
+    in none of them.
+    """
+    ok = reduce_and([pt.gt(a, 0), pt.gt(b, 0), pt.ge(x1, 0), pt.le(x1, 1), pt.ge(x2, 0), pt.le(x2, 1)])
+    pos_int_b = pt.and_(pt.gt(b, 0), _is_integer(b))
+
+    def real_at(x):
+        return pt.and_(pt.or_(pt.ge(x, 0), _is_integer(a)), pt.or_(pt.le(x, 1), pos_int_b))
+
+    finite = reduce_and([pt.isfinite(v) for v in (a, b, x1, x2)])
+    # the integrand's singularities: t**(a-1) at 0 for a <= 0, (1-t)**(b-1) at 1 for b <= 0
+    at_zero = pt.or_(pt.le(x1, 0), pt.le(x2, 0))
+    at_one = pt.or_(pt.ge(x1, 1), pt.ge(x2, 1))
+    diverges = pt.or_(pt.and_(pt.le(a, 0), at_zero), pt.and_(pt.le(b, 0), at_one))
+    extended = reduce_and([pt.invert(ok), finite, pt.invert(_pole(a)), pt.invert(diverges),
+                           real_at(x1), real_at(x2)])
+    infinite_beta = reduce_and([pt.or_(_pole(a), _pole(b)), pt.invert(_pole(a + b)), finite,
+                                pt.invert(diverges)])
+    return ok, extended, infinite_beta
+
+
+def _regularized_standard(a, b, x1, x2):
+    """I_{x2}(a, b) - I_{x1}(a, b) for a, b > 0 and limits in [0, 1] (PyTensor's ``betainc``);
+    the complements ``I_{1-x1}(b, a) - I_{1-x2}(b, a)`` where both limits are >= 1/2."""
     dtype = _dtype(a, b, x1, x2)
     one, half = _const(1, dtype), _const(0.5, dtype)
-    ok = reduce_and([pt.gt(a, 0), pt.gt(b, 0), pt.ge(x1, 0), pt.le(x1, 1), pt.ge(x2, 0), pt.le(x2, 1)])
-    a, b, x1, x2 = (_safe(ok, v, 0.5) for v in (a, b, x1, x2))
     upper = pt.and_(pt.ge(x1, half), pt.ge(x2, half))
     direct = _regularized_beta(a, b, x2) - _regularized_beta(a, b, x1)
     comp = _regularized_beta(b, a, one - x1) - _regularized_beta(b, a, one - x2)
-    value = pt.switch(upper, comp, direct)
-    return pt.switch(ok, value, _nan(dtype))
+    return pt.switch(upper, comp, direct)
 
 
+@_via_float64
+def betainc_regularized(a, b, x1, x2):
+    """I_{x2}(a, b) - I_{x1}(a, b) (SymPy ``betainc_regularized``, DLMF 8.17.2).
+
+    * ``a, b > 0`` and limits in [0, 1]: PyTensor's ``betainc`` (differentiable in a, b, x).
+      Where both limits are >= 1/2 the complements ``I_{1-x1}(b, a) - I_{1-x2}(b, a)`` are
+      subtracted instead, which avoids the cancellation of two values near 1;
+    * ``a`` or ``b`` in 0, -1, -2, ... (and ``a + b`` not): 0, as SymPy (1/Beta(a, b) = 0);
+    * the other real cases (a limit below 0 with an integer ``a``, a limit above 1 with a
+      positive integer ``b``, ``a`` or ``b`` negative): ``(B_x2 - B_x1) / Beta(a, b)`` with
+      ``B_x(a, b) = x**a/a 2F1(a, 1-b; a+1; x)`` (DLMF 8.17.7, PyTensor's ``hyp2f1``);
+    * NaN where SymPy's value is complex (a limit below 0 with a non-integer ``a``, above 1
+      with ``b`` not a positive integer) or not finite.
+    """
+    dtype = _dtype(a, b, x1, x2)
+    ok, extended, infinite_beta = _betainc_domains(a, b, x1, x2)
+    value = _regularized_standard(*(_safe(ok, v, 0.5) for v in (a, b, x1, x2)))
+    ea, eb, e1, e2 = (_safe(extended, v, 0.5) for v in (a, b, x1, x2))
+    ext = (_incomplete_beta_hyp(ea, eb, e2) - _incomplete_beta_hyp(ea, eb, e1)) / beta(ea, eb)
+    out = pt.switch(ok, value, pt.switch(extended, ext, _nan(dtype)))
+    return pt.switch(pt.and_(infinite_beta, pt.invert(ok)), pt.zeros_like(out), out)
+
+
+@_via_float64
 def betainc(a, b, x1, x2):
-    """Generalized incomplete beta B(a, b) (I_{x2} - I_{x1}) (SymPy ``betainc``, DLMF 8.17.1)."""
-    return beta(a, b) * betainc_regularized(a, b, x1, x2)
+    """Generalized incomplete beta B(a, b) (I_{x2} - I_{x1}) = int_x1^x2 t**(a-1) (1-t)**(b-1) dt.
+
+    SymPy ``betainc``, DLMF 8.17.1: ``beta(a, b)`` times :func:`betainc_regularized` in the
+    standard domain; ``B_x2 - B_x1`` of DLMF 8.17.7 (see :func:`_incomplete_beta_hyp`) in the
+    extended one, also where Beta(a, b) is infinite but the integral is not (``b = 0`` with
+    limits below 1); NaN where SymPy's value is complex.
+    """
+    dtype = _dtype(a, b, x1, x2)
+    ok, extended, _ = _betainc_domains(a, b, x1, x2)
+    sa, sb, s1, s2 = (_safe(ok, v, 0.5) for v in (a, b, x1, x2))
+    value = beta(sa, sb) * _regularized_standard(sa, sb, s1, s2)
+    ea, eb, e1, e2 = (_safe(extended, v, 0.5) for v in (a, b, x1, x2))
+    ext = _incomplete_beta_hyp(ea, eb, e2) - _incomplete_beta_hyp(ea, eb, e1)
+    return pt.switch(ok, value, pt.switch(extended, ext, _nan(dtype)))
 
 
 # ---------------------------------------------------------------------------- error functions
