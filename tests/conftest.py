@@ -5,8 +5,10 @@
   the output dtype (also exposed as the ``close_to_reference`` fixture).
 * ``mpmath_dps30``: run a test with ``mpmath.mp.dps = 30`` (restored after).
 * Hypothesis profiles (see :data:`HYPOTHESIS_PROFILES`): ``ci``, loaded by
-  default, is deterministic and bounded in time; ``long`` is for deep runs:
-  ``HYPOTHESIS_PROFILE=long python -m pytest tests/properties/hypothesis_properties.py``.
+  default, is deterministic and bounded in time; ``deep`` runs the same
+  deterministic properties with 5 times the examples; ``long`` is for
+  deep random runs:
+  ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py``.
 """
 from __future__ import annotations
 
@@ -17,19 +19,28 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-#: ``max_examples`` of the ``ci`` profile; a test that needs fewer asks for a share of it
-#: through ``properties.harness.examples``, which scales with the profile loaded.
-CI_MAX_EXAMPLES = 100
+#: ``max_examples`` of the ``deep`` profile: the scale of the per-test example counts written in
+#: ``tests/test_properties.py``; a test asks for its count through ``properties.harness.examples``,
+#: which scales it by the profile loaded (``ci``: CI_MAX_EXAMPLES / DEEP_MAX_EXAMPLES of it).
+DEEP_MAX_EXAMPLES = 100
+#: ``max_examples`` of the ``ci`` profile, chosen so that ``tests/test_properties.py`` takes about
+#: 45 s of the suite on 2 cores with a warm PyTensor cache (``deep``: about 9 minutes; a failure
+#: adds the shrinking of the FAST_COMPILE properties, up to 5 minutes).
+CI_MAX_EXAMPLES = 20
 _SLOW_STRATEGIES = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+# deterministic: the same examples on every run (derandomize, no example database),
+# no deadline (a first compile takes a second), the reproduction blob printed on failure,
+# no "explain" phase (it re-runs, i.e. re-compiles, the failing example many times)
+_DETERMINISTIC = dict(derandomize=True, database=None, deadline=None, print_blob=True,
+                      suppress_health_check=_SLOW_STRATEGIES,
+                      phases=[p for p in Phase if p is not Phase.explain])
 HYPOTHESIS_PROFILES = {
-    # deterministic: the same examples on every run (derandomize, no example database),
-    # no deadline (a first compile takes a second), the reproduction blob printed on failure,
-    # no "explain" phase (it re-runs, i.e. re-compiles, the failing example many times)
-    "ci": dict(max_examples=CI_MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-               print_blob=True, suppress_health_check=_SLOW_STRATEGIES,
-               phases=[p for p in Phase if p is not Phase.explain]),
-    # deep runs: 20x the examples, random, failures kept in the local example database
-    "long": dict(max_examples=20 * CI_MAX_EXAMPLES, deadline=None, print_blob=True,
+    # the default run and CI: bounded in time, deterministic
+    "ci": dict(max_examples=CI_MAX_EXAMPLES, **_DETERMINISTIC),
+    # the same deterministic properties with 5x the examples (4x for the compiled back ends)
+    "deep": dict(max_examples=DEEP_MAX_EXAMPLES, **_DETERMINISTIC),
+    # deep runs: 20x deep's examples, random, failures kept in the local example database, shrunk
+    "long": dict(max_examples=20 * DEEP_MAX_EXAMPLES, deadline=None, print_blob=True,
                  suppress_health_check=_SLOW_STRATEGIES),
 }
 for _name, _options in HYPOTHESIS_PROFILES.items():

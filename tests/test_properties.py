@@ -35,26 +35,22 @@ formulas.  The derivation is in :mod:`properties.reference` (matrices:
 Cost: a compile is 0.2-1.5 s, so one hypothesis example compiles one
 function for a batch of expressions (each with its own vector inputs, see
 :mod:`properties.harness`), and the compiled back ends run few examples
-while FAST_COMPILE runs many.  Example counts are those of the ``ci``
-profile (``tests/conftest.py``: deterministic; the whole file took about 18
-minutes on a loaded 2-core machine, so it is run by path, not in the default
-run); ``HYPOTHESIS_PROFILE=long`` multiplies them by 20.
+while FAST_COMPILE runs many.  The example counts written below are those of
+the ``deep`` profile; the ``ci`` profile (the default, ``tests/conftest.py``)
+runs ``CI_MAX_EXAMPLES / DEEP_MAX_EXAMPLES`` of each (at least one), which
+keeps this file to a few minutes of the suite; ``HYPOTHESIS_PROFILE=deep``
+(the same deterministic properties with 5 times the examples) and
+``HYPOTHESIS_PROFILE=long`` (20 times ``deep``'s, random, shrunk) are the
+deep runs.
 
-Determinism: the ``ci`` profile derandomizes (the examples are a function of
-each test's source), keeps no example database, and every reference is a
-pure function of its expression and row, so a run should give the same
-verdicts in any order and under any ``PYTHONHASHSEED`` (the previous version
-of this file was checked with 4 seeds in a fresh clone; this one is not yet).
-
-Status: with the special functions added, the last run found failures that
-are not yet fixed or turned into regression tests (``beta``/``binomial`` at
-equal or negative arguments, ``gamma(erf(x))`` in float32, a float32 graph
-upcast to float64 by a Piecewise constant 2147483647, JAX lacking
-``erfcinv``); see the project's notes.
+Determinism: ``ci`` and ``deep`` derandomize (the examples are a function of
+each test's source), keep no example database, and every reference is a
+pure function of its expression and row, so a run gives the same verdicts in
+any order and under any ``PYTHONHASHSEED``.
 
 A failure prints a reproduction (the failing expression alone, as
 ``srepr`` under ``evaluate(False)``, with its input arrays) and hypothesis's
-``@reproduce_failure`` blob.  The ``ci`` profile shrinks only the
+``@reproduce_failure`` blob.  The deterministic profiles shrink only the
 FAST_COMPILE tests (a shrink step on a compiling back end costs a compile);
 ``HYPOTHESIS_PROFILE=long`` shrinks everything.  Once shrunk and understood,
 a failure becomes a plain test in ``tests/test_property_regressions.py``.
@@ -87,7 +83,7 @@ from sympy_theano_printer.expand import expand_compute
 DTYPES = ("float64", "float32")
 COMPILED = ("NUMBA", "CVM", "JAX")
 
-#: Examples per test in the ``ci`` profile (see ``harness.examples``).
+#: Examples per test in the ``deep`` profile (``ci`` runs a share of them: ``harness.examples``).
 BREADTH_EXAMPLES = 100
 COMPILED_EXAMPLES = 4
 GRADIENT_EXAMPLES = 40
@@ -202,16 +198,37 @@ def test_mpmath_lambdify_agrees_with_the_reference(case):
     :func:`test_reference_agrees_with_sympy_evalf`).  SymPy's mpmath printer
     writes ``acot(x)`` as ``atan(1/x)``, which raises ``ZeroDivisionError`` at
     ``x = 0`` (SymPy: ``acot(0) = pi/2``); such rows are skipped, only there.
+    mpmath's ``coth`` of a tiny argument divides by a ``tanh`` that came out 0
+    at 30 digits: a ``ZeroDivisionError`` is retried at 300 digits first.  A
+    complex result with an imaginary part below ``10**(5 - DPS)`` of it (mpmath's
+    ``coth`` again) counts as its real part.  SymPy prints some functions by
+    name (``exp2``, ``trigamma``) where mpmath has no function of that name
+    (``NameError``), and ``betainc_regularized`` as mpmath's *unregularized*
+    ``betainc`` (``test_sympy_mpmath_lambdify_of_betainc_regularized``): such
+    expressions are skipped, only those.
     """
+    assume(not case.expr.has(sp.betainc_regularized))
     f = sp.lambdify(case.symbols, case.expr, "mpmath")
     for row, analysis in zip(case.rows, case.analyses):
+        args = [mpmath.mpf(v) for v in row]
         with mpmath.workdps(DPS):
             try:
-                value = f(*[mpmath.mpf(v) for v in row])
+                try:
+                    value = f(*args)
+                except ZeroDivisionError:
+                    with mpmath.workdps(10 * DPS):
+                        value = f(*args)
+                    event("ZeroDivisionError at 30 digits, a value at 300")
+            except NameError as err:
+                # SymPy's mpmath printer prints some functions (exp2, trigamma) by name only
+                functions = {type(f).__name__ for f in case.expr.atoms(sp.Function)}
+                assert err.name in functions and not hasattr(mpmath, err.name), \
+                    f"{case.expr}: lambdify(..., 'mpmath') raised {err}"
+                event(f"{err.name} unknown to lambdify(..., 'mpmath')")
+                return
             except ZeroDivisionError:
-                args = [sp.lambdify(case.symbols, a.args[0], "mpmath")(*[mpmath.mpf(v) for v in row])
-                        for a in case.expr.atoms(sp.acot)]
-                assert any(a == 0 for a in args), f"{case.expr} at {row}: ZeroDivisionError"
+                inner = [sp.lambdify(case.symbols, a.args[0], "mpmath")(*args) for a in case.expr.atoms(sp.acot)]
+                assert any(a == 0 for a in inner), f"{case.expr} at {row}: ZeroDivisionError"
                 event("acot(0) in lambdify(..., 'mpmath')")
                 continue
             if case.is_boolean:
@@ -220,8 +237,25 @@ def test_mpmath_lambdify_agrees_with_the_reference(case):
                 continue
             if not analysis.bound <= 1e-10 * (1 + abs(analysis.value)):
                 continue
+            if isinstance(value, mpmath.mpc):
+                assert abs(value.imag) <= mpmath.mpf(10) ** (5 - DPS) * (1 + abs(value.real)), \
+                    f"{case.expr} at {row}: lambdify(..., 'mpmath') {value}, reference {analysis.value}"
+                value = value.real
             assert mpmath.almosteq(mpmath.mpf(value), analysis.value, rel_eps=1e-20, abs_eps=1e-25), \
                 f"{case.expr} at {row}: lambdify(..., 'mpmath') {value}, reference {analysis.value}"
+
+
+@pytest.mark.xfail(strict=True, reason="SymPy 1.14's lambdify(..., 'mpmath') maps betainc_regularized to "
+                                       "mpmath.betainc without regularized=True")
+def test_sympy_mpmath_lambdify_of_betainc_regularized():
+    """SymPy's ``lambdify(..., 'mpmath')`` of ``betainc_regularized(1/2, 1, 0, 1)`` should be 1, not B(1/2, 1) = 2.
+
+    A SymPy defect (found by :func:`test_mpmath_lambdify_agrees_with_the_reference`);
+    strict, so the skip above goes once SymPy is fixed.
+    """
+    a, b = sp.symbols("a b", real=True)
+    f = sp.lambdify([a, b], sp.betainc_regularized(sp.S.Half, a, 0, b), "mpmath")
+    assert f(mpmath.mpf(1), mpmath.mpf(1)) == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------------------- ufuncify
@@ -387,7 +421,7 @@ def test_strategies_cover_the_mapping_table():
 def test_profiles_are_registered():
     from conftest import HYPOTHESIS_PROFILES
 
-    assert {"ci", "long"} <= set(HYPOTHESIS_PROFILES)
+    assert {"ci", "deep", "long"} <= set(HYPOTHESIS_PROFILES)
     assert HYPOTHESIS_PROFILES["ci"]["derandomize"] is True
     assert HYPOTHESIS_PROFILES["ci"]["deadline"] is None
     assert HYPOTHESIS_PROFILES["ci"]["database"] is None

@@ -12,7 +12,7 @@ PyTensor has no CUDA back end of its own any more; the two routes are
   every output back to the host (``out.cpu().numpy()``), so the outputs are
   NumPy arrays.
 
-The cases, references and tolerances are those of ``tests/properties/hypothesis_properties.py``
+The cases, references and tolerances are those of ``tests/test_properties.py``
 (:mod:`properties`): values, gradients, and matrix expressions.  Without a GPU every test here is skipped with the reason
 (no jax / no CUDA device for jax / no torch / ``torch.cuda.is_available()``
 is False).

@@ -1,7 +1,7 @@
 """Regression tests for printer bugs that the hypothesis properties shrank to a minimal case.
 
 Each test names the property run that found it; the properties are in
-tests/properties/hypothesis_properties.py (run by path, not in the default run).
+tests/test_properties.py (in the default run with the ``ci`` profile; ``HYPOTHESIS_PROFILE=deep`` or ``long`` for more).
 """
 import mpmath
 import numpy as np
@@ -108,12 +108,10 @@ def test_regression_expand_compute_of_a_two_argument_log():
     np.testing.assert_allclose(f(np.array([3.0])), [float(expected)], rtol=8 * np.finfo(np.float64).eps)
 
 
-@pytest.mark.xfail(strict=True, reason="special.py returns NaN outside 0 <= x <= 1 and for b = 0, "
-                                       "where SymPy's betainc_regularized is real")
 @pytest.mark.parametrize("args, expected", [((1, 2, -0.1, 0.5), 0.96), ((0.5, 0, 0.5, 0.9), 0.0)],
                          ids=["x1<0,a=1", "b=0"])
 def test_regression_betainc_outside_the_unit_interval(args, expected):
-    """``betainc_regularized(a, b, x1, x2)`` where SymPy has a real value and the printer gives NaN.
+    """``betainc_regularized(a, b, x1, x2)`` where SymPy has a real value and the printer gave NaN.
 
     With ``a = 1`` the integrand ``(1 - t)**(b - 1)`` is real for ``t < 0``, and SymPy's
     value at ``(1, 2, -0.1, 0.5)`` is ``0.96``; at ``b = 0`` SymPy gives 0.
@@ -127,12 +125,9 @@ def test_regression_betainc_outside_the_unit_interval(args, expected):
     np.testing.assert_allclose(f(*[np.float64(v) for v in args]), expected, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="the reverse-mode gradient of the printed polygamma fails in PyTensor's Python "
-                          "back end: Elemwise.perform finds no node.tag.ufunc (NUMBA computes it)")
 @pytest.mark.parametrize("order", [1, 2])
 def test_regression_reverse_gradient_of_polygamma_on_fast_compile(order):
-    """``pytensor.grad`` of ``polygamma(n, x)`` as printed, compiled with FAST_COMPILE, raises.
+    """``pytensor.grad`` of ``polygamma(n, x)`` as printed, compiled with FAST_COMPILE (it raised AttributeError).
 
     ``Derivative(polygamma(n, x), x)`` (forward mode) works on every back end,
     and so does the reverse mode with NUMBA.  Found by
@@ -217,7 +212,7 @@ def test_regression_piecewise_guard_with_an_unevaluated_derivative(mode):
     """
     y, z = sp.symbols("y z", real=True)
     e1 = sp.Piecewise((1 / sp.Max(-1, y), sp.Ne(z, 0))) * sp.betainc(sp.S.Half, abs(y) + sp.S.Half, 0, sp.sin(z)**2)
-    e2 = X + sp.Piecewise((X, X < y), (sp.Mod(X, X), X < 0))
+    e2 = X + sp.Piecewise((X, X < y), (sp.Mod(X, X, evaluate=False), X < 0))
     f = theano_function([X, y, z], [e1, e2, sp.Derivative(e2, X)], dims={X: 1, y: 1, z: 1}, mode=mode)
     xs, ys, zs = np.array([0.5, -1.0]), np.array([1.0, 2.0]), np.array([0.3, 1.0])
     out = f(xs, ys, zs)
@@ -225,3 +220,49 @@ def test_regression_piecewise_guard_with_an_unevaluated_derivative(mode):
         for expr, values in zip([e1, e2, sp.diff(e2, X)], out):
             expected = [float(sp.N(expr.subs({X: a, y: b, z: c}), DPS)) for a, b, c in zip(xs, ys, zs)]
             np.testing.assert_allclose(values, expected, rtol=64 * np.finfo(np.float64).eps)
+
+
+@pytest.mark.parametrize("mode", harness.backend_params(("FAST_COMPILE", "NUMBA")))
+def test_regression_integer_literal_piecewise_keeps_a_float32_graph_float32(mode):
+    """``x + Piecewise((0, x < y), (70000, True))`` with float32 inputs is float32.
+
+    Both branches are integer literals; 70000 needs int32, and float32 + int32
+    is float64 in PyTensor.  Found by ``test_values_fast_compile[float32]``
+    (and by ``test_lambdify_pytensor_route``) as that expression.  A float64
+    graph keeps an integer switch (exact), and small literals (int16) stay integers.
+    """
+    y = sp.Symbol("y", real=True)
+    e = X + sp.Piecewise((0, X < y), (70000, True))
+    f = theano_function([X, y], [e, sp.Piecewise((0, X < y), (7, True))], dims={X: 1, y: 1},
+                        dtypes={X: "float32", y: "float32"}, mode=mode)
+    xs, ys = np.array([0.0, 1.5, -2.0], dtype="float32"), np.array([1.0, 0.0, -3.0], dtype="float32")
+    out, small = f(xs, ys)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [0.0, 70001.5, 69998.0])
+    assert small.dtype.kind in "iu" and list(small) == [0, 7, 7]
+    f64 = theano_function([X, y], [sp.Piecewise((0, X < y), (70000, True))], dims={X: 1, y: 1}, mode=mode)
+    assert f64(xs.astype(float), ys.astype(float)).dtype.kind in "iu"
+
+
+def test_regression_piecewise_condition_that_divides_by_zero_at_a_candidate():
+    """A condition holding ``Mod(c, x)`` is no candidate at ``x = 0`` (SymPy raises ZeroDivisionError).
+
+    Found by ``test_values_fast_compile[float32]`` as a Piecewise with the
+    condition ``Mod(-2/5, x) < 4``.
+    """
+    e = sp.Piecewise((sp.log(X), sp.Mod(sp.Rational(-2, 5), X) < 4), (0, True))
+    f = theano_function([X], [e], dims={X: 1}, mode="FAST_COMPILE")
+    xs = np.array([0.5, 2.0, 3.0])
+    expected = [float(sp.N(e.subs(X, sp.Rational(v)), DPS)) for v in xs]
+    np.testing.assert_allclose(f(xs), expected, rtol=4 * np.finfo(np.float64).eps)
+
+
+def test_regression_safe_point_search_survives_a_division_by_zero():
+    """``Mod(x, x)`` (unevaluated) at ``x = 0`` is no safe point, not a ``ZeroDivisionError``."""
+    from sympy_theano_printer.piecewise import _finite_real_at, find_safe_point
+
+    mod = sp.Mod(X, X, evaluate=False)
+    assert _finite_real_at(mod, {X: sp.Float(0)}) is False
+    assert _finite_real_at(mod, {X: sp.Float(-1)}) is True
+    point = find_safe_point(mod, X < 0, [X])
+    assert point is not None and point[X] != 0

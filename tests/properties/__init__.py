@@ -15,10 +15,10 @@
 * ``compute_patterns`` (in :mod:`properties.expressions`): subtrees shaped
   like the left sides of ``expand_compute``'s rules.
 
-Used by ``tests/properties/hypothesis_properties.py`` (CPU back ends) and
+Used by ``tests/test_properties.py`` (CPU back ends) and
 ``tests/test_properties_gpu.py`` (``pytest -m gpu``).
 
-The properties below are all in ``tests/properties/hypothesis_properties.py`` now (lambdify,
+The properties below are all in ``tests/test_properties.py`` now (lambdify,
 ufuncify, matrices, expand_compute); the recipes stay as the pattern to
 follow.  Adding a property for another route is a few lines, because a
 :class:`~properties.expressions.Case` carries everything a comparison needs

@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 import pytest
 import sympy as sp
 
-from conftest import CI_MAX_EXAMPLES, HYPOTHESIS_PROFILE, assert_close_to_reference
+from conftest import DEEP_MAX_EXAMPLES, HYPOTHESIS_PROFILE, assert_close_to_reference
 from hypothesis import Phase, settings
 
 from sympy_theano_printer import TheanoPrinter, theano_function
@@ -58,26 +58,27 @@ def backend_params(modes=CPU_BACKENDS):
     return params
 
 
-def examples(ci_count: int) -> int:
-    """``max_examples`` for a test that runs ``ci_count`` examples in the ``ci`` profile.
+def examples(deep_count: int) -> int:
+    """``max_examples`` for a test that runs ``deep_count`` examples in the ``deep`` profile.
 
-    Scaled by the profile loaded (``long`` runs 20 times as many).
+    Scaled by the profile loaded: ``ci`` runs ``CI_MAX_EXAMPLES /
+    DEEP_MAX_EXAMPLES`` of them (at least one), ``long`` 20 times as many.
     """
-    return max(1, round(ci_count * settings.default.max_examples / CI_MAX_EXAMPLES))
+    return max(1, round(deep_count * settings.default.max_examples / DEEP_MAX_EXAMPLES))
 
 
-def expensive(ci_count: int) -> settings:
+def expensive(deep_count: int) -> settings:
     """Settings for a property whose every example compiles with NUMBA, C, JAX or torch (1-20 s).
 
-    ``examples(ci_count)`` examples; in the ``ci`` profile, no shrinking: each
+    ``examples(deep_count)`` examples; in the deterministic profiles, no shrinking: each
     shrink step would compile again, and a few hundred steps would take the
     run far past its time budget.  The failure message already names the one
     failing expression with a reproduction; the ``long`` profile shrinks.
     """
     phases = list(settings.default.phases)
-    if HYPOTHESIS_PROFILE == "ci":
+    if HYPOTHESIS_PROFILE in ("ci", "deep"):
         phases = [p for p in phases if p is not Phase.shrink]
-    return settings(max_examples=examples(ci_count), phases=phases)
+    return settings(max_examples=examples(deep_count), phases=phases)
 
 
 # ---------------------------------------------------------------------------- compiling
