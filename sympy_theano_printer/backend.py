@@ -17,6 +17,7 @@ C back end (``"CVM"``), or to the Python back end where no C compiler exists.
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ import pytensor
 import pytensor.scalar as _scalar
 import pytensor.scalar.math as _scalar_math
 from pytensor.graph.basic import Variable
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.tensor.basic import cast
 from pytensor.tensor.elemwise import Elemwise
 
 #: Python frames allowed per level of graph depth while PyTensor works on it.
@@ -120,25 +123,15 @@ EXCLUDED_REWRITES = ("useless_Arccosh_of_Cosh",)
 #: PyTensor's ``canonicalize`` (position 1 of ``pytensor.compile.mode.optdb``).
 BOOL_OPERANDS_POSITION = 0.5
 
-_ARITHMETIC = None
+#: Scalar ops whose boolean operands :func:`bool_operands_as_numbers` casts.
+_ARITHMETIC = (_scalar.Add, _scalar.Sub, _scalar.Mul, _scalar.TrueDiv, _scalar.Neg)
 
 
-def _arithmetic_ops():
-    global _ARITHMETIC
-    if _ARITHMETIC is None:
-        import pytensor.scalar as ps
-
-        _ARITHMETIC = (ps.Add, ps.Sub, ps.Mul, ps.TrueDiv, ps.Neg)
-    return _ARITHMETIC
-
-
+@node_rewriter([Elemwise])
 def _cast_bool_operands(fgraph, node):
     """Local rewrite: ``Elemwise{Add,Sub,Mul,TrueDiv,Neg}`` with a numeric output and a boolean
     operand gets the operand cast to the output's dtype first (the same values)."""
-    from pytensor.tensor.basic import cast
-    from pytensor.tensor.elemwise import Elemwise
-
-    if not isinstance(node.op, Elemwise) or not isinstance(node.op.scalar_op, _arithmetic_ops()):
+    if not isinstance(node.op.scalar_op, _ARITHMETIC):
         return None
     dtype = node.outputs[0].dtype
     if dtype == "bool" or not any(i.dtype == "bool" for i in node.inputs):
@@ -162,9 +155,7 @@ def bool_operands_as_numbers():
     Registered in every mode this package compiles with, before
     ``canonicalize``; found by ``tests/test_properties.py``.
     """
-    from pytensor.graph.rewriting.basic import in2out, node_rewriter
-
-    return in2out(node_rewriter(None)(_cast_bool_operands), name="bool_operands_as_numbers")
+    return in2out(_cast_bool_operands, name="bool_operands_as_numbers")
 
 
 def without_wrong_rewrites(mode=None):
@@ -193,6 +184,48 @@ def choose_mode(outputs, mode=None):
     if mode is None and count_apply_nodes(outputs) > LARGE_GRAPH_NODES:
         mode = "CVM" if pytensor.config.cxx else "FAST_COMPILE"
     return without_wrong_rewrites(mode)
+
+
+# =============================================================================== back-end registrations
+class _AfterImport:
+    """Import hook: run ``callback`` once module ``name`` has been executed.
+
+    Registering an implementation needs PyTensor's dispatch module of a back
+    end, and importing those (Numba: ~0.5 s, JAX: ~0.8 s) on every import of
+    this package would be waste; the hook registers when PyTensor imports
+    them, i.e. when a function is compiled for that back end.
+    """
+
+    def __init__(self, name, callback):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, callback = spec.loader, self.callback
+
+        class _Loader:
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                callback()
+
+        spec.loader = _Loader()
+        return spec
+
+
+def when_imported(name, callback):
+    """Call ``callback`` now if module ``name`` is imported, else right after it is."""
+    if name in sys.modules:
+        callback()
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, callback))
 
 
 # =============================================================================== the printer's exp2 and erfcinv
@@ -274,10 +307,4 @@ def _register_jax():
         return erfcinv
 
 
-def _install_back_end_registrations():
-    from .fallback import _when_imported
-
-    _when_imported("pytensor.link.jax.dispatch", _register_jax)
-
-
-_install_back_end_registrations()
+when_imported("pytensor.link.jax.dispatch", _register_jax)

@@ -50,9 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import math
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -68,6 +66,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import SciPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from .backend import when_imported
 from .errors import UnsupportedExpressionError
 
 __all__ = ["SymPyScalarOp", "print_fallback", "KERNELS"]
@@ -253,12 +252,22 @@ _KERNEL_CLASSES = (sympy.zeta, sympy.LambertW, sympy.expint, sympy.elliptic_e, s
 class _KernelPrinting:
     """Printer mixin: the kernel-table functions print as calls ``stp_k_<name>(args)``.
 
-    ``_kernels_allowed(kernel)`` says whether this printer's target has the
-    kernel; the kernels used are collected in ``self.kernels_used``.
+    A printer for a compiled target (``compiled = True``: C, Numba) prints
+    only the kernels with a compiled entry point and runs SymPy's printer in
+    strict mode (an unknown function is an error, not a call by name); the
+    kernels used are collected in ``self.kernels_used``.
     """
 
+    compiled = False
+
+    def __init__(self, settings=None):
+        if self.compiled:
+            settings = dict(settings or {}, strict=True, allow_unknown_functions=False)
+        super().__init__(settings)
+        self.kernels_used = set()
+
     def _kernels_allowed(self, kernel: Kernel) -> bool:
-        return True
+        return kernel.capi is not None or not self.compiled
 
     def _print_kernel(self, expr):
         found = kernel_call(expr)
@@ -276,20 +285,11 @@ for _cls in _KERNEL_CLASSES:
 class _PythonPrinter(_KernelPrinting, SciPyPrinter):
     """SymPy's SciPy printer with the kernel table (the Python implementation)."""
 
-    def __init__(self, settings=None):
-        super().__init__(settings)
-        self.kernels_used = set()
-
 
 class _NumbaPrinter(_KernelPrinting, PythonCodePrinter):
     """SymPy's Python (``math``) printer with the compiled kernels (the Numba implementation)."""
 
-    def __init__(self, settings=None):
-        super().__init__(dict(settings or {}, strict=True, allow_unknown_functions=False))
-        self.kernels_used = set()
-
-    def _kernels_allowed(self, kernel):
-        return kernel.capi is not None
+    compiled = True
 
     def _print_sign(self, expr):  # NaN stays NaN (SymPy's sign(nan) is nan)
         a = self._print(expr.args[0])
@@ -299,12 +299,7 @@ class _NumbaPrinter(_KernelPrinting, PythonCodePrinter):
 class _CPrinter(_KernelPrinting, C99CodePrinter):
     """SymPy's C99 printer with the compiled kernels (the C implementation)."""
 
-    def __init__(self, settings=None):
-        super().__init__(dict(settings or {}, strict=True, allow_unknown_functions=False))
-        self.kernels_used = set()
-
-    def _kernels_allowed(self, kernel):
-        return kernel.capi is not None
+    compiled = True
 
 
 def _printable(printer, expr):
@@ -716,47 +711,6 @@ def print_fallback(printer, expr):
 
 
 # =============================================================================== back-end registrations
-class _AfterImport:
-    """Import hook: run ``callback`` once module ``name`` has been executed.
-
-    Registering an implementation needs PyTensor's dispatch module of a back
-    end, and importing those (Numba: ~0.5 s, JAX: ~0.8 s) on every import of
-    this package would be waste; the hook registers when PyTensor imports
-    them, i.e. when a function is compiled for that back end.
-    """
-
-    def __init__(self, name, callback):
-        self.name, self.callback = name, callback
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        loader, callback = spec.loader, self.callback
-
-        class _Loader:
-            def create_module(self, spec):
-                return loader.create_module(spec)
-
-            def exec_module(self, module):
-                loader.exec_module(module)
-                callback()
-
-        spec.loader = _Loader()
-        return spec
-
-
-def _when_imported(name, callback):
-    """Call ``callback`` now if module ``name`` is imported, else right after it is."""
-    if name in sys.modules:
-        callback()
-    else:
-        sys.meta_path.insert(0, _AfterImport(name, callback))
-
-
 def _register_numba():
     from pytensor.link.numba.dispatch import basic as numba_basic
     from pytensor.link.numba.dispatch.basic import generate_fallback_impl, register_funcify_and_cache_key
@@ -900,5 +854,5 @@ def _register_jax():
         return sympy.lambdify(op.symbols, op.expr, modules="jax")
 
 
-_when_imported("pytensor.link.numba.dispatch", _register_numba)
-_when_imported("pytensor.link.jax.dispatch", _register_jax)
+when_imported("pytensor.link.numba.dispatch", _register_numba)
+when_imported("pytensor.link.jax.dispatch", _register_jax)

@@ -62,6 +62,8 @@ from sympy import Q
 from sympy.assumptions import global_assumptions
 from sympy.logic.boolalg import conjuncts
 
+from .backend import when_imported
+
 __all__ = [
     "DIAGONAL",
     "GENERAL",
@@ -277,18 +279,6 @@ def register_jax() -> bool:
 
     _jax_registered = True
     return True
-
-
-def _register_jax_when_imported() -> None:
-    """Register :func:`register_jax` to run when PyTensor imports its JAX back end.
-
-    Compiling with ``mode="JAX"`` imports ``pytensor.link.jax.dispatch``; the
-    hook (:func:`sympy_theano_printer.fallback._when_imported`) registers the
-    implementation right then, so printing never imports JAX.
-    """
-    from .fallback import _when_imported
-
-    _when_imported("pytensor.link.jax.dispatch", register_jax)
 
 
 def symmetric_product(x):
@@ -522,4 +512,5 @@ class Routines:
         return ptl.det(a)
 
 
-_register_jax_when_imported()
+# registered when PyTensor imports its JAX back end: printing never imports JAX
+when_imported("pytensor.link.jax.dispatch", register_jax)

@@ -399,15 +399,7 @@ def _polygamma_series(n: int, x):
     p = c
     for _ in range(n):
         p = sympy.expand(-sympy.pi * (1 + c**2) * sympy.diff(p, c))
-    # cot(pi x) with exact argument reduction: r = x - round(x) in [-1/2, 1/2] is exact, and
-    # cot(pi a) = tan(pi (1/2 - a)) for a = |r| >= 1/4 (1/2 - a exact), so cot(-5 pi/2) is 0
-    r = _safe(pt.invert(pos), x, 0.5)
-    r = r - pt.round(r)
-    a = pt.abs(r)
-    pi = _const(np.pi, dtype)
-    near = pt.lt(a, _const(0.25, dtype))
-    cot = pt.sign(r) * pt.switch(near, pt.reciprocal(pt.tan(pi * _safe(near, a, 0.125))),
-                                 pt.tan(pi * (_const(0.5, dtype) - a)))
+    cot = _cotpi(_safe(pt.invert(pos), x, 0.5))  # exact argument reduction: cot(-5 pi/2) is 0
     poly_c = sympy.Poly(p, c).all_coeffs()
     refl = _const(float(poly_c[0]), dtype)
     for a in poly_c[1:]:
@@ -688,13 +680,13 @@ def falling_factorial(x, k):
 
 
 def _sin_cos_pi(v):
-    """(sin(pi v), cos(pi v), r, sign) with the exact reduction r = v - round(v) in [-1/2, 1/2]."""
+    """(sin(pi v), cos(pi v)) with the exact reduction r = v - round(v) in [-1/2, 1/2]."""
     dtype = str(v.dtype)
     k = pt.round(v)
     r = v - k
     sign = pt.switch(pt.eq(pt.mod(k, _const(2, dtype)), 1), _const(-1, dtype), _const(1, dtype))
     pi = _const(np.pi, dtype)
-    return sign * pt.sin(pi * r), sign * pt.cos(pi * r), r
+    return sign * pt.sin(pi * r), sign * pt.cos(pi * r)
 
 
 def _sinpi(v):
@@ -1020,7 +1012,6 @@ def besselj(nu, x):
     respect to the order (``jv``: ``grad_not_implemented``, ``pytensor.grad`` raises).
     """
     order = _constant_value(nu)
-    dtype = str(x.dtype)
     if order == 0:
         value = pt.j0(x)
     elif order == 1:

@@ -121,11 +121,18 @@ def test_chosen_mode_compiles_and_runs(n):
     assert abs(float(fn(0.5)) - expected) < 1e-12
 
 
+def _erfcinv_reference(p):
+    """``erfcinv(p) = erfinv(1 - p)`` by mpmath, with digits enough that ``1 - p`` keeps 30 of ``p``'s."""
+    import mpmath
+
+    with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
+        return +mpmath.erfinv(1 - mpmath.mpf(float(p)))
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_erfcinv_compiles_on_jax_without_tensorflow_probability(dtype, close_to_reference):
     """PyTensor's JAX ``erfcinv`` needs TFP; ours (``-ndtri(x/2)/sqrt(2)``) keeps the tail's accuracy."""
     pytest.importorskip("jax")
-    import mpmath
     import sympy as sp
 
     from sympy_theano_printer import theano_function
@@ -134,10 +141,7 @@ def test_erfcinv_compiles_on_jax_without_tensorflow_probability(dtype, close_to_
     tiny = 1e-300 if dtype == "float64" else 1e-30
     points = np.array([tiny, 1e-20, 1e-5, 0.3, 0.999, 1.0, 1.2, 1.9999, 2 - 2**-20], dtype=dtype)
     f = theano_function([x], [sp.erfcinv(x)], mode="JAX", dims={x: 1}, dtypes={x: dtype})
-    reference = []
-    for p in points:  # erfcinv(p) = erfinv(1 - p), with digits enough that 1 - p keeps 30 of p's
-        with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
-            reference.append(+mpmath.erfinv(1 - mpmath.mpf(float(p))))
+    reference = [_erfcinv_reference(p) for p in points]
     close_to_reference(f(points), reference, dtype, k=8)
 
 
@@ -195,9 +199,6 @@ def test_printed_exp2_and_erfcinv_gradients(mode, close_to_reference):
     d_exp2, d_erfcinv = f(points)
     with mpmath.workdps(30):
         e2 = [3 * mpmath.log(2) * mpmath.power(2, 3 * mpmath.mpf(float(p))) for p in points]
-        ei = []
-        for p in points:
-            with mpmath.workdps(30 + max(0, int(-np.log10(float(p))))):
-                ei.append(-mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(mpmath.erfinv(1 - mpmath.mpf(float(p)))**2))
+        ei = [-mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(_erfcinv_reference(p)**2) for p in points]
     close_to_reference(d_exp2, e2, "float64", k=4)
     close_to_reference(d_erfcinv, ei, "float64", k=64)  # exp(y**2) scales y's rounding by 2 y**2 (87 at 1e-20)

@@ -146,7 +146,8 @@ def test_domain_conventions(mode):
             inputs.append(fresh[s])
             arrays.append(np.asarray([v]))
     assert symbols
-    got = [float(v[0]) for v in _compile_in_parts(inputs, outputs, arrays, mode)]
+    fn = theano_function(inputs, outputs, dims={s: 1 for s in inputs}, mode=mode)
+    got = [float(v[0]) for v in fn(*arrays)]
     for (expr, vals, expected), value in zip(table, got):
         if math.isnan(expected):
             assert math.isnan(value), f"{mode}: {expr} at {vals} gave {value}, expected NaN"
@@ -230,13 +231,8 @@ def _gradient_function(table, mode):
         for s, v in vals.items():
             inputs.append(fresh[s])
             arrays.append(np.asarray(v, dtype="float64"))
-    return _compile_in_parts(inputs, outputs, arrays, mode)
-
-
-#: Outputs per compiled function in the batched tests below.  One function for all of them
-#: fuses every output into one Numba kernel, whose compile time grows faster than its size
-#: (the gamma-ratio formulas are 300-500 scalar ops each); parts keep it near linear.
-PART = 4
+    fn = theano_function(inputs, outputs, dims={s: 1 for s in inputs}, mode=mode)
+    return fn(*arrays)
 
 
 #: The gamma-ratio and incomplete-beta formulas (300-500 scalar ops each) take NUMBA and the C
@@ -252,19 +248,6 @@ def _for_mode(table, mode):
     if mode == "FAST_COMPILE":
         return list(table)
     return [row for row in table if not row[0].has(*COMPILED_SKIPS)]
-
-
-def _compile_in_parts(inputs, outputs, arrays, mode):
-    """The values of ``outputs``: one compiled function per :data:`PART` outputs (their own inputs)."""
-    values = []
-    for start in range(0, len(outputs), PART):
-        part = outputs[start:start + PART]
-        used = set().union(*(e.free_symbols for e in part))
-        names = [(s, a) for s, a in zip(inputs, arrays) if s in used]
-        fn = theano_function([s for s, _ in names], part, dims={s: 1 for s, _ in names}, mode=mode)
-        out = fn(*[a for _, a in names])
-        values.extend([out] if len(part) == 1 else out)
-    return values
 
 
 @pytest.mark.parametrize("mode", ["NUMBA", "CVM", "FAST_COMPILE"])
